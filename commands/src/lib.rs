@@ -1,0 +1,1 @@
+//! Recon's command side: the PostgreSQL event store (postgres-es), metadata, gap-safe store reading, migrations.

@@ -1,0 +1,1 @@
+//! Test support: fresh PostgreSQL databases and the test Kafka broker's address.
