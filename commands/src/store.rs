@@ -1,0 +1,220 @@
+//! Runs commands: load the aggregate from the store, let it decide, append its events with the
+//! command's metadata, and answer with the new version and store position.
+
+use std::sync::Arc;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
+use domain::job::{Job, JobCommand, JobDefinition, JobError};
+use domain::project::{Project, ProjectCommand, ProjectError, ProjectStatus};
+use domain::Version;
+use postgres_es::PostgresEventRepository;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::metadata::CommandMetadata;
+
+/// What a successful command produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Committed {
+    pub id: Uuid,
+    /// The aggregate's version after the command (unchanged when it produced no event).
+    pub version: Version,
+    /// Store position of the command's last event; `None` when it produced no event.
+    pub position: Option<i64>,
+    pub events: usize,
+}
+
+/// Why a command was not committed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error> {
+    /// The aggregate refused the command in its current state.
+    #[error(transparent)]
+    Rejected(E),
+    /// Another command changed the aggregate between load and append (optimistic concurrency).
+    #[error("the aggregate was changed concurrently; reload and retry")]
+    Conflict,
+    /// The store could not be reached.
+    #[error("event store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (a stored event that no longer deserialises, an unexpected SQL error).
+    #[error("event store failure: {0}")]
+    Internal(String),
+}
+
+impl<E: std::error::Error> From<AggregateError<E>> for CommandError<E> {
+    fn from(err: AggregateError<E>) -> Self {
+        match err {
+            AggregateError::UserError(e) => CommandError::Rejected(e),
+            AggregateError::AggregateConflict => CommandError::Conflict,
+            AggregateError::DatabaseConnectionError(e) => CommandError::Unavailable(e.to_string()),
+            AggregateError::DeserializationError(e) => CommandError::Internal(format!("stored event unreadable: {e}")),
+            AggregateError::UnexpectedError(e) => CommandError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Why a job could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateJobError {
+    /// The job's project does not exist or is archived.
+    #[error("{0}")]
+    Project(ProjectError),
+    #[error(transparent)]
+    Job(#[from] CommandError<JobError>),
+}
+
+/// Aggregates whose state counts the events applied to them.
+pub trait Versioned {
+    fn version(&self) -> Version;
+}
+
+impl Versioned for Project {
+    fn version(&self) -> Version {
+        self.version
+    }
+}
+
+impl Versioned for Job {
+    fn version(&self) -> Version {
+        self.version
+    }
+}
+
+type Store<A> = PersistedEventStore<PostgresEventRepository, A>;
+
+fn event_store<A: Aggregate>(pool: &PgPool) -> Store<A> {
+    PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()))
+        .with_upcasters(domain::upcasting::upcasters())
+}
+
+/// The command side: one per process, cheap to share behind an `Arc`.
+pub struct CommandStore {
+    pool: PgPool,
+    projects: Store<Project>,
+    jobs: Store<Job>,
+    committed: Arc<Notify>,
+}
+
+impl CommandStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            projects: event_store(&pool),
+            jobs: event_store(&pool),
+            pool,
+            committed: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Signalled after every commit: the in-process bus that wakes the embedded projector.
+    pub fn commit_signal(&self) -> Arc<Notify> {
+        self.committed.clone()
+    }
+
+    pub async fn project(&self, id: Uuid, command: ProjectCommand, metadata: &CommandMetadata) -> Result<Committed, CommandError<ProjectError>> {
+        self.execute(&self.projects, id, command, metadata).await
+    }
+
+    pub async fn job(&self, id: Uuid, command: JobCommand, metadata: &CommandMetadata) -> Result<Committed, CommandError<JobError>> {
+        self.execute(&self.jobs, id, command, metadata).await
+    }
+
+    /// Creates a job in an active project. The project check and the job's creation are not one
+    /// transaction: a job created while its project is being archived may slip through; the
+    /// archive then still stands and the job remains visible under the archived project.
+    pub async fn create_job(
+        &self,
+        project_id: Uuid,
+        job_id: Uuid,
+        definition: JobDefinition,
+        metadata: &CommandMetadata,
+    ) -> Result<Committed, CreateJobError> {
+        let project = self.load_project(project_id).await.map_err(|e| match e {
+            CommandError::Rejected(never) => match never {},
+            CommandError::Conflict => CreateJobError::Job(CommandError::Conflict),
+            CommandError::Unavailable(s) => CreateJobError::Job(CommandError::Unavailable(s)),
+            CommandError::Internal(s) => CreateJobError::Job(CommandError::Internal(s)),
+        })?;
+        match project.status {
+            ProjectStatus::Absent => return Err(CreateJobError::Project(ProjectError::NotFound)),
+            ProjectStatus::Archived => return Err(CreateJobError::Project(ProjectError::Archived)),
+            ProjectStatus::Active => {}
+        }
+        let command = JobCommand::Create {
+            job_id,
+            project_id,
+            definition,
+        };
+        Ok(self.job(job_id, command, metadata).await?)
+    }
+
+    /// The project's current state, folded from its events.
+    pub async fn load_project(&self, id: Uuid) -> Result<Project, CommandError<std::convert::Infallible>> {
+        let mut context = self.projects.load_aggregate(&id.to_string()).await.map_err(map_load_error)?;
+        Ok(std::mem::take(context.aggregate()))
+    }
+
+    /// The job's current state, folded from its events.
+    pub async fn load_job(&self, id: Uuid) -> Result<Job, CommandError<std::convert::Infallible>> {
+        let mut context = self.jobs.load_aggregate(&id.to_string()).await.map_err(map_load_error)?;
+        Ok(std::mem::take(context.aggregate()))
+    }
+
+    async fn execute<A>(
+        &self,
+        store: &Store<A>,
+        id: Uuid,
+        command: A::Command,
+        metadata: &CommandMetadata,
+    ) -> Result<Committed, CommandError<A::Error>>
+    where
+        A: Aggregate<Services = ()> + Versioned,
+    {
+        let aggregate_id = id.to_string();
+        let mut context = store.load_aggregate(&aggregate_id).await?;
+        let sink: EventSink<A> = EventSink::default();
+        let aggregate = context.aggregate();
+        let version_before = aggregate.version();
+        aggregate.handle(command, &(), &sink).await.map_err(CommandError::Rejected)?;
+        let events = sink.collect().await;
+        if events.is_empty() {
+            return Ok(Committed {
+                id,
+                version: version_before,
+                position: None,
+                events: 0,
+            });
+        }
+        let committed = store.commit(events, context, metadata.to_map()).await?;
+        self.committed.notify_one();
+        let last_sequence = committed.last().map_or(version_before, |e| e.sequence as u64);
+        let position: Option<i64> = sqlx::query_scalar(
+            "SELECT position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+        )
+        .bind(A::TYPE)
+        .bind(&aggregate_id)
+        .bind(last_sequence as i64)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| CommandError::Internal(format!("reading the position of a committed event: {e}")))?;
+        Ok(Committed {
+            id,
+            version: last_sequence,
+            position,
+            events: committed.len(),
+        })
+    }
+}
+
+fn map_load_error<E: std::error::Error>(err: AggregateError<E>) -> CommandError<std::convert::Infallible> {
+    match err {
+        AggregateError::DatabaseConnectionError(e) => CommandError::Unavailable(e.to_string()),
+        other => CommandError::Internal(other.to_string()),
+    }
+}

@@ -1,0 +1,1173 @@
+//! The engine: per pass, index the available records, generate candidates from the indexes,
+//! score them and decide (confirm, suggest, or leave for later passes).
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
+
+use chrono::Datelike;
+use domain::money::Currency;
+use domain::records::{Record, Side};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
+use crate::normalise::{normalise_into, similarity_text};
+use crate::outcome::{
+    Candidate, ConditionMet, CurrencySummary, MatchGroup, MatchOutcome, MatchReason, Progress,
+    SideSummary, Suggestion,
+};
+use crate::rules::{Cardinality, CompiledPass, DateField, EqualField, TextField};
+
+/// Records processed between two progress calls.
+pub const PROGRESS_EVERY: usize = 4096;
+/// Search steps (subsets visited) allowed per target in a one_to_many / many_to_one pass.
+pub const MAX_SEARCH_STEPS: u64 = 100_000;
+/// Most tied candidates listed in one suggestion.
+pub const MAX_LISTED_TIES: usize = 10;
+
+const AVAILABLE: u8 = 0;
+const MATCHED: u8 = 1;
+const SUGGESTED: u8 = 2;
+
+/// The progress callback asked the engine to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stop;
+
+type ProgressFn<'a> = &'a dyn Fn(Progress) -> ControlFlow<()>;
+
+pub(crate) fn run(
+    passes: &[CompiledPass],
+    left: &[Record],
+    right: &[Record],
+    progress: Option<ProgressFn<'_>>,
+) -> Result<MatchOutcome, Stop> {
+    let mut engine = Engine {
+        left,
+        right,
+        pass_count: passes.len(),
+        progress,
+        status_left: vec![AVAILABLE; left.len()],
+        status_right: vec![AVAILABLE; right.len()],
+        matches: Vec::new(),
+        suggestions: Vec::new(),
+    };
+    for pass in passes {
+        let ctx = PassCtx::new(pass, left, right, &engine.status_left, &engine.status_right);
+        engine.report(pass.index, 0, 1)?;
+        match pass.cardinality {
+            Cardinality::OneToOne => engine.one_to_one(&ctx)?,
+            Cardinality::OneToMany => engine.groups(&ctx, Side::Left)?,
+            Cardinality::ManyToOne => engine.groups(&ctx, Side::Right)?,
+            Cardinality::ManyToMany => engine.many_to_many(&ctx)?,
+        }
+    }
+    Ok(engine.finish())
+}
+
+struct Engine<'a> {
+    left: &'a [Record],
+    right: &'a [Record],
+    pass_count: usize,
+    progress: Option<ProgressFn<'a>>,
+    status_left: Vec<u8>,
+    status_right: Vec<u8>,
+    matches: Vec<MatchGroup>,
+    suggestions: Vec<Suggestion>,
+}
+
+/// One record of an index: its key, the value it is sorted by within the key, its position.
+#[derive(Debug, Clone, Copy)]
+struct Entry<V> {
+    key: u128,
+    value: V,
+    idx: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Edge {
+    l: u32,
+    r: u32,
+    score: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Best {
+    score: f64,
+    count: u32,
+    partner: u32,
+}
+
+const NO_BEST: Best = Best {
+    score: f64::NEG_INFINITY,
+    count: 0,
+    partner: u32::MAX,
+};
+
+impl Best {
+    fn offer(&mut self, score: f64, partner: u32) {
+        if score > self.score {
+            *self = Best {
+                score,
+                count: 1,
+                partner,
+            };
+        } else if score == self.score {
+            self.count += 1;
+        }
+    }
+}
+
+/// A pass with its per-record derived data (keys are built by the cardinality's routine).
+struct PassCtx<'p> {
+    pass: &'p CompiledPass,
+    /// Similarity texts per similarity condition, per record (None: absent or not available).
+    sim_left: Vec<Vec<Option<Box<str>>>>,
+    sim_right: Vec<Vec<Option<Box<str>>>>,
+}
+
+/// What a (left, right) pair contributes besides the amount: `date_num` is `window + 1 - days`
+/// (0 without a window), `sims` the similarity per condition.
+#[derive(Debug, Clone, Copy)]
+struct PairParts {
+    date_num: i64,
+    sims: [f64; 2],
+}
+
+impl<'p> PassCtx<'p> {
+    fn new(pass: &'p CompiledPass, left: &[Record], right: &[Record], sl: &[u8], sr: &[u8]) -> Self {
+        let texts = |recs: &[Record], status: &[u8]| -> Vec<Vec<Option<Box<str>>>> {
+            pass.similar
+                .iter()
+                .map(|(field, _)| {
+                    recs.iter()
+                        .zip(status)
+                        .map(|(r, s)| {
+                            if *s != AVAILABLE {
+                                return None;
+                            }
+                            text_of(r, *field).and_then(similarity_text)
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        Self {
+            pass,
+            sim_left: texts(left, sl),
+            sim_right: texts(right, sr),
+        }
+    }
+
+    /// Date window and similarity conditions of one pair (keys are equal by construction).
+    fn pair_parts(&self, left: &[Record], right: &[Record], l: u32, r: u32) -> Option<PairParts> {
+        let mut parts = PairParts {
+            date_num: 0,
+            sims: [0.0; 2],
+        };
+        if let Some((field, window)) = self.pass.date {
+            let d = (day_num(&left[l as usize], field) - day_num(&right[r as usize], field)).abs();
+            if d > i64::from(window) {
+                return None;
+            }
+            parts.date_num = i64::from(window) + 1 - d;
+        }
+        for (k, (_, threshold)) in self.pass.similar.iter().enumerate() {
+            let a = self.sim_left[k][l as usize].as_deref()?;
+            let b = self.sim_right[k][r as usize].as_deref()?;
+            let s = strsim::jaro_winkler(a, b);
+            if s < *threshold {
+                return None;
+            }
+            parts.sims[k] = s;
+        }
+        Some(parts)
+    }
+
+    fn score(&self, amount_component: f64, date_sum: i64, pairs: u64, sim_sums: [f64; 2]) -> f64 {
+        combine(self.pass, amount_component, date_sum, pairs, sim_sums)
+    }
+}
+
+/// The score: mean of the amount component, the date component (if the pass has a window) and
+/// one component per similarity condition, rounded to 1e-9 so equal scores compare equal.
+pub(crate) fn combine(pass: &CompiledPass, amount: f64, date_sum: i64, pairs: u64, sim_sums: [f64; 2]) -> f64 {
+    let pairs = pairs.max(1) as f64;
+    let mut total = amount;
+    let mut n = 1.0;
+    if let Some((_, window)) = pass.date {
+        total += date_sum as f64 / (pairs * (f64::from(window) + 1.0));
+        n += 1.0;
+    }
+    for sum in sim_sums.iter().take(pass.similar.len()) {
+        total += sum / pairs;
+        n += 1.0;
+    }
+    let s = ((total / n) * 1e9).round() / 1e9;
+    s.clamp(0.0, 1.0)
+}
+
+/// The difference allowed between amounts (or sums) `a` and `b`.
+pub(crate) fn allowed(pass: &CompiledPass, a: Decimal, b: Decimal) -> Decimal {
+    let smaller = a.abs().min(b.abs());
+    let relative = pass.tol_fraction.checked_mul(smaller).unwrap_or(Decimal::MAX);
+    pass.tol_absolute.max(relative)
+}
+
+/// `Some(amount component)` when `a` and `b` are within the pass's tolerance.
+pub(crate) fn amount_component(pass: &CompiledPass, a: Decimal, b: Decimal) -> Option<f64> {
+    let diff = a.checked_sub(b)?.abs();
+    let allowed = allowed(pass, a, b);
+    if diff > allowed {
+        return None;
+    }
+    if allowed.is_zero() {
+        return Some(1.0);
+    }
+    let ratio = diff.checked_div(allowed)?;
+    Some((Decimal::ONE - ratio).to_f64().unwrap_or(0.0).clamp(0.0, 1.0))
+}
+
+fn day_num(r: &Record, field: DateField) -> i64 {
+    let d = match field {
+        DateField::BookingDate => r.booking_date,
+        DateField::ValueDate => r.value_date.unwrap_or(r.booking_date),
+    };
+    i64::from(d.num_days_from_ce())
+}
+
+fn text_of(r: &Record, field: TextField) -> Option<&str> {
+    match field {
+        TextField::Description => r.description.as_deref(),
+        TextField::Counterparty => r.counterparty.as_deref(),
+    }
+}
+
+fn trimmed(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn currency_bits(c: Currency) -> u128 {
+    c.as_str()
+        .bytes()
+        .fold(0u128, |acc, b| (acc << 8) | u128::from(b))
+}
+
+/// Builds exact keys: currency, plus each keyed field's interned text. Strings are interned from
+/// one side (`insert`) and only looked up from the other: a text the first side lacks can match
+/// nothing, so it needs no id.
+struct Keyer<'p> {
+    pass: &'p CompiledPass,
+    ids: HashMap<Box<str>, u32>,
+    buf: String,
+}
+
+impl<'p> Keyer<'p> {
+    fn new(pass: &'p CompiledPass) -> Self {
+        Self {
+            pass,
+            ids: HashMap::new(),
+            buf: String::new(),
+        }
+    }
+
+    fn intern(ids: &mut HashMap<Box<str>, u32>, s: &str, insert: bool) -> Option<u32> {
+        if let Some(id) = ids.get(s) {
+            return Some(*id);
+        }
+        if !insert {
+            return None;
+        }
+        let id = u32::try_from(ids.len() + 1).ok()?;
+        ids.insert(s.into(), id);
+        Some(id)
+    }
+
+    fn key(&mut self, r: &Record, insert: bool) -> Option<u128> {
+        let mut key = currency_bits(r.currency) << 96;
+        if let Some(rule) = &self.pass.reference {
+            if !normalise_into(rule, r.reference.as_deref()?, &mut self.buf) {
+                return None;
+            }
+            let id = Self::intern(&mut self.ids, &self.buf, insert)?;
+            key |= u128::from(id) << 64;
+        }
+        if self.pass.equal_reference {
+            let id = Self::intern(&mut self.ids, trimmed(&r.reference)?, insert)?;
+            key |= u128::from(id) << 32;
+        }
+        if self.pass.equal_counterparty {
+            let id = Self::intern(&mut self.ids, trimmed(&r.counterparty)?, insert)?;
+            key |= u128::from(id);
+        }
+        Some(key)
+    }
+}
+
+fn to_u32(i: usize) -> u32 {
+    // `reconcile` refuses inputs with more than u32::MAX records per side.
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+/// The end (exclusive) of the run of entries with the same key as `entries[start]`.
+fn run_end<V>(entries: &[Entry<V>], start: usize) -> usize {
+    let key = entries[start].key;
+    start + entries[start..].partition_point(|e| e.key == key)
+}
+
+impl<'a> Engine<'a> {
+    fn report(&self, pass_index: usize, done: usize, total: usize) -> Result<(), Stop> {
+        if let Some(f) = self.progress {
+            let p = Progress {
+                pass_index,
+                pass_count: self.pass_count,
+                done: done as u64,
+                total: total as u64,
+            };
+            if f(p).is_break() {
+                return Err(Stop);
+            }
+        }
+        Ok(())
+    }
+
+    fn recs(&self, side: Side) -> &'a [Record] {
+        match side {
+            Side::Left => self.left,
+            Side::Right => self.right,
+        }
+    }
+
+    fn status(&self, side: Side) -> &[u8] {
+        match side {
+            Side::Left => &self.status_left,
+            Side::Right => &self.status_right,
+        }
+    }
+
+    fn status_mut(&mut self, side: Side) -> &mut Vec<u8> {
+        match side {
+            Side::Left => &mut self.status_left,
+            Side::Right => &mut self.status_right,
+        }
+    }
+
+    /// Index entries of one side's available records that have a key, sorted by (key, value).
+    fn entries<V: Ord + Copy>(
+        &self,
+        keyer: &mut Keyer<'_>,
+        side: Side,
+        insert: bool,
+        value: impl Fn(&Record) -> V,
+    ) -> Vec<Entry<V>> {
+        let recs = self.recs(side);
+        let status = self.status(side);
+        let mut out: Vec<Entry<V>> = recs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| status[*i] == AVAILABLE)
+            .filter_map(|(i, r)| {
+                keyer.key(r, insert).map(|key| Entry {
+                    key,
+                    value: value(r),
+                    idx: to_u32(i),
+                })
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| (a.key, a.value, a.idx).cmp(&(b.key, b.value, b.idx)));
+        out
+    }
+
+    // ---------------------------------------------------------------------------------- 1:1
+
+    fn one_to_one(&mut self, ctx: &PassCtx<'_>) -> Result<(), Stop> {
+        let pass = ctx.pass;
+        let (left, right) = (self.left, self.right);
+        let mut keyer = Keyer::new(pass);
+        let le = self.entries(&mut keyer, Side::Left, true, |r| r.amount);
+        let re = self.entries(&mut keyer, Side::Right, false, |r| r.amount);
+        drop(keyer);
+
+        // Candidate edges, from the left: per key run, a binary-searched amount window.
+        let mut edges: Vec<Edge> = Vec::new();
+        let mut l_range: Vec<(u32, u32)> = vec![(0, 0); left.len()];
+        let mut lefts: Vec<u32> = Vec::new();
+        let mut cands: Vec<(f64, u32)> = Vec::new();
+        let (mut i, mut j) = (0usize, 0usize);
+        let mut last_report = 0usize;
+        while i < le.len() && j < re.len() {
+            if i - last_report >= PROGRESS_EVERY {
+                last_report = i;
+                self.report(pass.index, i, le.len())?;
+            }
+            let (lk, rk) = (le[i].key, re[j].key);
+            if lk < rk {
+                i = run_end(&le, i);
+                continue;
+            }
+            if rk < lk {
+                j = run_end(&re, j);
+                continue;
+            }
+            let (ie, je) = (run_end(&le, i), run_end(&re, j));
+            let group = &re[j..je];
+            for e in &le[i..ie] {
+                let a = e.value;
+                let width = pass
+                    .tol_fraction
+                    .checked_mul(a.abs())
+                    .unwrap_or(Decimal::MAX)
+                    .max(pass.tol_absolute);
+                let lo = a
+                    .checked_sub(width)
+                    .map_or(0, |lo| group.partition_point(|g| g.value < lo));
+                let hi = a
+                    .checked_add(width)
+                    .map_or(group.len(), |hi| group.partition_point(|g| g.value <= hi));
+                cands.clear();
+                for g in group.get(lo..hi).unwrap_or(&[]) {
+                    let Some(parts) = ctx.pair_parts(left, right, e.idx, g.idx) else {
+                        continue;
+                    };
+                    let Some(ac) = amount_component(pass, a, g.value) else {
+                        continue;
+                    };
+                    cands.push((ctx.score(ac, parts.date_num, 1, parts.sims), g.idx));
+                }
+                if cands.is_empty() {
+                    continue;
+                }
+                if cands.len() > pass.max_candidates {
+                    cands.sort_by(|x, y| {
+                        y.0.total_cmp(&x.0)
+                            .then_with(|| right[x.1 as usize].id.cmp(&right[y.1 as usize].id))
+                            .then(x.1.cmp(&y.1))
+                    });
+                    cands.truncate(pass.max_candidates);
+                }
+                l_range[e.idx as usize] = (to_u32(edges.len()), to_u32(cands.len()));
+                lefts.push(e.idx);
+                edges.extend(cands.iter().map(|&(score, r)| Edge { l: e.idx, r, score }));
+            }
+            i = ie;
+            j = je;
+        }
+        drop(le);
+        drop(re);
+        self.report(pass.index, lefts.len(), lefts.len())?;
+
+        // Right adjacency (edge ids), counting sort by right record.
+        let mut r_start: Vec<u32> = vec![0; right.len() + 1];
+        for e in &edges {
+            r_start[e.r as usize + 1] += 1;
+        }
+        for k in 0..right.len() {
+            r_start[k + 1] += r_start[k];
+        }
+        let mut fill = r_start.clone();
+        let mut r_adj: Vec<u32> = vec![0; edges.len()];
+        for (id, e) in edges.iter().enumerate() {
+            let slot = &mut fill[e.r as usize];
+            r_adj[*slot as usize] = to_u32(id);
+            *slot += 1;
+        }
+        drop(fill);
+        let rights: Vec<u32> = (0..right.len())
+            .filter(|&r| r_start[r + 1] > r_start[r])
+            .map(to_u32)
+            .collect();
+
+        let l_edges = |l: u32| -> &[Edge] {
+            let (s, n) = l_range[l as usize];
+            &edges[s as usize..(s + n) as usize]
+        };
+        let r_edges = |r: u32| r_adj[r_start[r as usize] as usize..r_start[r as usize + 1] as usize]
+            .iter()
+            .map(|&id| edges[id as usize]);
+
+        let best_of_left = |l: u32, sr: &[u8]| {
+            let mut b = NO_BEST;
+            for e in l_edges(l) {
+                if sr[e.r as usize] == AVAILABLE {
+                    b.offer(e.score, e.r);
+                }
+            }
+            b
+        };
+        let best_of_right = |r: u32, sl: &[u8]| {
+            let mut b = NO_BEST;
+            for e in r_edges(r) {
+                if sl[e.l as usize] == AVAILABLE {
+                    b.offer(e.score, e.l);
+                }
+            }
+            b
+        };
+
+        let mut best_l: Vec<Best> = vec![NO_BEST; left.len()];
+        let mut best_r: Vec<Best> = vec![NO_BEST; right.len()];
+        for &l in &lefts {
+            best_l[l as usize] = best_of_left(l, &self.status_right);
+        }
+        for &r in &rights {
+            best_r[r as usize] = best_of_right(r, &self.status_left);
+        }
+
+        // Rounds: confirm every mutual unique best pair; recompute the bests of their neighbours;
+        // repeat until nothing changes.
+        let mut confirmed: Vec<(u32, u32, f64)> = Vec::new();
+        let mut check: Vec<u32> = lefts.clone();
+        let mut newly: Vec<(u32, u32, f64)> = Vec::new();
+        let mut dirty_l: Vec<u32> = Vec::new();
+        let mut dirty_r: Vec<u32> = Vec::new();
+        loop {
+            self.report(pass.index, confirmed.len(), lefts.len())?;
+            newly.clear();
+            for &l in &check {
+                if self.status_left[l as usize] != AVAILABLE {
+                    continue;
+                }
+                let b = best_l[l as usize];
+                if b.count != 1 {
+                    continue;
+                }
+                let r = b.partner;
+                let br = best_r[r as usize];
+                if self.status_right[r as usize] == AVAILABLE && br.count == 1 && br.partner == l {
+                    self.status_left[l as usize] = MATCHED;
+                    self.status_right[r as usize] = MATCHED;
+                    newly.push((l, r, b.score));
+                }
+            }
+            if newly.is_empty() {
+                break;
+            }
+            dirty_l.clear();
+            dirty_r.clear();
+            for &(l, r, _) in &newly {
+                dirty_r.extend(
+                    l_edges(l)
+                        .iter()
+                        .filter(|e| self.status_right[e.r as usize] == AVAILABLE)
+                        .map(|e| e.r),
+                );
+                dirty_l.extend(
+                    r_edges(r)
+                        .filter(|e| self.status_left[e.l as usize] == AVAILABLE)
+                        .map(|e| e.l),
+                );
+            }
+            dirty_l.sort_unstable();
+            dirty_l.dedup();
+            dirty_r.sort_unstable();
+            dirty_r.dedup();
+            for &l in &dirty_l {
+                best_l[l as usize] = best_of_left(l, &self.status_right);
+            }
+            for &r in &dirty_r {
+                best_r[r as usize] = best_of_right(r, &self.status_left);
+            }
+            check.clear();
+            check.extend_from_slice(&dirty_l);
+            check.extend(
+                dirty_r
+                    .iter()
+                    .map(|&r| best_r[r as usize])
+                    .filter(|b| b.count == 1)
+                    .map(|b| b.partner),
+            );
+            check.sort_unstable();
+            check.dedup();
+            confirmed.extend_from_slice(&newly);
+        }
+
+        // Ties left over become suggestions (computed on the settled state, then withheld).
+        let mut withhold_l: Vec<u32> = Vec::new();
+        let mut withhold_r: Vec<u32> = Vec::new();
+        let mut subjects_l: Vec<u32> = lefts
+            .iter()
+            .copied()
+            .filter(|&l| self.status_left[l as usize] == AVAILABLE && best_l[l as usize].count >= 2)
+            .collect();
+        subjects_l.sort_by(|&a, &b| left[a as usize].id.cmp(&left[b as usize].id).then(a.cmp(&b)));
+        let mut subjects_r: Vec<u32> = rights
+            .iter()
+            .copied()
+            .filter(|&r| self.status_right[r as usize] == AVAILABLE && best_r[r as usize].count >= 2)
+            .collect();
+        subjects_r.sort_by(|&a, &b| right[a as usize].id.cmp(&right[b as usize].id).then(a.cmp(&b)));
+        for &l in &subjects_l {
+            let best = best_l[l as usize].score;
+            let mut tied: Vec<u32> = l_edges(l)
+                .iter()
+                .filter(|e| self.status_right[e.r as usize] == AVAILABLE && e.score == best)
+                .map(|e| e.r)
+                .collect();
+            tied.sort_by(|&a, &b| right[a as usize].id.cmp(&right[b as usize].id).then(a.cmp(&b)));
+            withhold_l.push(l);
+            withhold_r.extend_from_slice(&tied);
+            let candidates = tied
+                .iter()
+                .take(MAX_LISTED_TIES)
+                .map(|&r| Candidate {
+                    records: vec![right[r as usize].id.clone()],
+                    score: best,
+                    reason: reason(ctx, left, right, &[l], &[r]),
+                })
+                .collect();
+            self.suggestions.push(Suggestion {
+                pass_index: pass.index,
+                pass_name: pass.name.clone(),
+                side: Side::Left,
+                record: left[l as usize].id.clone(),
+                candidates,
+            });
+        }
+        for &r in &subjects_r {
+            let best = best_r[r as usize].score;
+            let mut tied: Vec<u32> = r_edges(r)
+                .filter(|e| self.status_left[e.l as usize] == AVAILABLE && e.score == best)
+                .map(|e| e.l)
+                .collect();
+            tied.sort_by(|&a, &b| left[a as usize].id.cmp(&left[b as usize].id).then(a.cmp(&b)));
+            withhold_r.push(r);
+            withhold_l.extend_from_slice(&tied);
+            let candidates = tied
+                .iter()
+                .take(MAX_LISTED_TIES)
+                .map(|&l| Candidate {
+                    records: vec![left[l as usize].id.clone()],
+                    score: best,
+                    reason: reason(ctx, left, right, &[l], &[r]),
+                })
+                .collect();
+            self.suggestions.push(Suggestion {
+                pass_index: pass.index,
+                pass_name: pass.name.clone(),
+                side: Side::Right,
+                record: right[r as usize].id.clone(),
+                candidates,
+            });
+        }
+        for l in withhold_l {
+            self.status_left[l as usize] = SUGGESTED;
+        }
+        for r in withhold_r {
+            self.status_right[r as usize] = SUGGESTED;
+        }
+
+        confirmed.sort_unstable_by_key(|c| c.0);
+        self.matches.reserve(confirmed.len());
+        for (k, &(l, r, score)) in confirmed.iter().enumerate() {
+            if k % PROGRESS_EVERY == 0 {
+                self.report(pass.index, k, confirmed.len())?;
+            }
+            self.matches.push(MatchGroup {
+                pass_index: pass.index,
+                pass_name: pass.name.clone(),
+                left: vec![left[l as usize].id.clone()],
+                right: vec![right[r as usize].id.clone()],
+                score,
+                reason: reason(ctx, left, right, &[l], &[r]),
+            });
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------------- 1:N and N:1
+
+    /// One record of `target_side` to a group of 2..=max_group_size records of the other side.
+    fn groups(&mut self, ctx: &PassCtx<'_>, target_side: Side) -> Result<(), Stop> {
+        let pass = ctx.pass;
+        let member_side = target_side.other();
+        let (left, right) = (self.left, self.right);
+        let (targets, members) = (self.recs(target_side), self.recs(member_side));
+        let date_field = pass.date.map(|(f, _)| f);
+        let date_of = |r: &Record| date_field.map_or(0, |f| day_num(r, f));
+        let mut keyer = Keyer::new(pass);
+        let te = self.entries(&mut keyer, target_side, true, date_of);
+        let me = self.entries(&mut keyer, member_side, false, date_of);
+        drop(keyer);
+        // Key → run of member entries (sorted by date within the run).
+        let mut runs: HashMap<u128, (usize, usize)> = HashMap::new();
+        let mut k = 0;
+        while k < me.len() {
+            let end = run_end(&me, k);
+            runs.insert(me[k].key, (k, end));
+            k = end;
+        }
+        // Targets in id order, so that everything after is independent of input order.
+        let mut order: Vec<(u128, i64, u32)> = te.iter().map(|e| (e.key, e.value, e.idx)).collect();
+        drop(te);
+        order.sort_by(|a, b| targets[a.2 as usize].id.cmp(&targets[b.2 as usize].id).then(a.2.cmp(&b.2)));
+
+        let lr = |t: u32, m: u32| match target_side {
+            Side::Left => (t, m),
+            Side::Right => (m, t),
+        };
+        let search = |t: u32, key: u128, date: i64, member_status: &[u8]| -> Option<Found> {
+            let &(s, e) = runs.get(&key)?;
+            let run = &me[s..e];
+            let (lo, hi) = match pass.date {
+                Some((_, w)) => (
+                    run.partition_point(|m| m.value < date - i64::from(w)),
+                    run.partition_point(|m| m.value <= date + i64::from(w)),
+                ),
+                None => (0, run.len()),
+            };
+            let mut cands: Vec<Member> = Vec::new();
+            for m in &run[lo..hi] {
+                if member_status[m.idx as usize] != AVAILABLE {
+                    continue;
+                }
+                let (l, r) = lr(t, m.idx);
+                if let Some(parts) = ctx.pair_parts(left, right, l, r) {
+                    cands.push(Member {
+                        idx: m.idx,
+                        amount: members[m.idx as usize].amount,
+                        parts,
+                        rank: ctx.score(1.0, parts.date_num, 1, parts.sims),
+                    });
+                }
+            }
+            if cands.len() < 2 {
+                return None;
+            }
+            if cands.len() > pass.max_candidates {
+                cands.sort_by(|x, y| {
+                    y.rank
+                        .total_cmp(&x.rank)
+                        .then_with(|| members[x.idx as usize].id.cmp(&members[y.idx as usize].id))
+                        .then(x.idx.cmp(&y.idx))
+                });
+                cands.truncate(pass.max_candidates);
+            }
+            cands.sort_by(|x, y| {
+                members[x.idx as usize]
+                    .id
+                    .cmp(&members[y.idx as usize].id)
+                    .then(x.idx.cmp(&y.idx))
+            });
+            subset_search(ctx, targets[t as usize].amount, &cands)
+        };
+
+        // Phase 1: every target's best group against the members available now.
+        let mut found: Vec<(u128, i64, u32, Found)> = Vec::new();
+        for (n, &(key, date, t)) in order.iter().enumerate() {
+            if n % PROGRESS_EVERY == 0 {
+                self.report(pass.index, n, order.len())?;
+            }
+            if let Some(f) = search(t, key, date, self.status(member_side)) {
+                found.push((key, date, t, f));
+            }
+        }
+        // Phase 2: best first (score, then smaller groups, then target id); a target whose
+        // members were taken meanwhile searches again among those left.
+        found.sort_by(|a, b| {
+            b.3.score
+                .total_cmp(&a.3.score)
+                .then(a.3.size.cmp(&b.3.size))
+                .then_with(|| targets[a.2 as usize].id.cmp(&targets[b.2 as usize].id))
+                .then(a.2.cmp(&b.2))
+        });
+        let mut confirmed: Vec<(u32, Vec<u32>, f64)> = Vec::new();
+        for (n, (key, date, t, f)) in found.into_iter().enumerate() {
+            if n % PROGRESS_EVERY == 0 {
+                self.report(pass.index, n, order.len())?;
+            }
+            let status = self.status(member_side);
+            let stale = f
+                .groups
+                .iter()
+                .flatten()
+                .any(|&m| status[m as usize] != AVAILABLE);
+            let f = if stale {
+                match search(t, key, date, status) {
+                    Some(f) => f,
+                    None => continue,
+                }
+            } else {
+                f
+            };
+            if f.tied == 1 {
+                let group = f.groups.into_iter().next().unwrap_or_default();
+                self.status_mut(target_side)[t as usize] = MATCHED;
+                for &m in &group {
+                    self.status_mut(member_side)[m as usize] = MATCHED;
+                }
+                confirmed.push((t, group, f.score));
+            } else {
+                let subject = &targets[t as usize];
+                let candidates = f
+                    .groups
+                    .iter()
+                    .map(|g| {
+                        let (ls, rs) = match target_side {
+                            Side::Left => (vec![t], g.clone()),
+                            Side::Right => (g.clone(), vec![t]),
+                        };
+                        Candidate {
+                            records: g.iter().map(|&m| members[m as usize].id.clone()).collect(),
+                            score: f.score,
+                            reason: reason(ctx, left, right, &ls, &rs),
+                        }
+                    })
+                    .collect();
+                self.suggestions.push(Suggestion {
+                    pass_index: pass.index,
+                    pass_name: pass.name.clone(),
+                    side: target_side,
+                    record: subject.id.clone(),
+                    candidates,
+                });
+                self.status_mut(target_side)[t as usize] = SUGGESTED;
+                for &m in f.groups.iter().flatten() {
+                    self.status_mut(member_side)[m as usize] = SUGGESTED;
+                }
+            }
+        }
+        let mut confirmed: Vec<(Vec<u32>, Vec<u32>, f64)> = confirmed
+            .into_iter()
+            .map(|(t, group, score)| match target_side {
+                Side::Left => (vec![t], group, score),
+                Side::Right => (group, vec![t], score),
+            })
+            .collect();
+        // Listed by the input position of their first left record.
+        confirmed.sort_unstable_by_key(|c| c.0.first().copied());
+        for (ls, rs, score) in confirmed {
+            self.push_match(ctx, ls, rs, score);
+        }
+        Ok(())
+    }
+
+    fn push_match(&mut self, ctx: &PassCtx<'_>, ls: Vec<u32>, rs: Vec<u32>, score: f64) {
+        let (left, right) = (self.left, self.right);
+        let reason = reason(ctx, left, right, &ls, &rs);
+        self.matches.push(MatchGroup {
+            pass_index: ctx.pass.index,
+            pass_name: ctx.pass.name.clone(),
+            left: ls.iter().map(|&l| left[l as usize].id.clone()).collect(),
+            right: rs.iter().map(|&r| right[r as usize].id.clone()).collect(),
+            score,
+            reason,
+        });
+    }
+
+    // ---------------------------------------------------------------------------------- N:M
+
+    /// All available records sharing a key on each side, when both runs hold
+    /// 1..=max_group_size records, their sums agree within tolerance and every left/right pair
+    /// meets the date window and similarity conditions.
+    fn many_to_many(&mut self, ctx: &PassCtx<'_>) -> Result<(), Stop> {
+        let pass = ctx.pass;
+        let (left, right) = (self.left, self.right);
+        let mut keyer = Keyer::new(pass);
+        let le = self.entries(&mut keyer, Side::Left, true, |_| ());
+        let re = self.entries(&mut keyer, Side::Right, false, |_| ());
+        drop(keyer);
+        let (mut i, mut j) = (0usize, 0usize);
+        let mut last_report = 0usize;
+        let mut confirmed: Vec<(Vec<u32>, Vec<u32>, f64)> = Vec::new();
+        while i < le.len() && j < re.len() {
+            if i - last_report >= PROGRESS_EVERY {
+                last_report = i;
+                self.report(pass.index, i, le.len())?;
+            }
+            let (lk, rk) = (le[i].key, re[j].key);
+            if lk < rk {
+                i = run_end(&le, i);
+                continue;
+            }
+            if rk < lk {
+                j = run_end(&re, j);
+                continue;
+            }
+            let (ie, je) = (run_end(&le, i), run_end(&re, j));
+            let (ls, rs) = (&le[i..ie], &re[j..je]);
+            i = ie;
+            j = je;
+            if ls.len() > pass.max_group_size || rs.len() > pass.max_group_size {
+                continue;
+            }
+            let sum = |entries: &[Entry<()>], recs: &[Record]| {
+                entries
+                    .iter()
+                    .try_fold(Decimal::ZERO, |acc, e| acc.checked_add(recs[e.idx as usize].amount))
+            };
+            let (Some(sl), Some(sr)) = (sum(ls, left), sum(rs, right)) else {
+                continue;
+            };
+            let Some(ac) = amount_component(pass, sl, sr) else {
+                continue;
+            };
+            let mut date_sum = 0i64;
+            let mut sims = [0.0f64; 2];
+            let mut ok = true;
+            'pairs: for l in ls {
+                for r in rs {
+                    match ctx.pair_parts(left, right, l.idx, r.idx) {
+                        Some(p) => {
+                            date_sum += p.date_num;
+                            sims[0] += p.sims[0];
+                            sims[1] += p.sims[1];
+                        }
+                        None => {
+                            ok = false;
+                            break 'pairs;
+                        }
+                    }
+                }
+            }
+            if !ok {
+                continue;
+            }
+            let pairs = (ls.len() * rs.len()) as u64;
+            let score = ctx.score(ac, date_sum, pairs, sims);
+            confirmed.push((
+                ls.iter().map(|e| e.idx).collect(),
+                rs.iter().map(|e| e.idx).collect(),
+                score,
+            ));
+        }
+        for (ls, rs, _) in &confirmed {
+            for &l in ls {
+                self.status_left[l as usize] = MATCHED;
+            }
+            for &r in rs {
+                self.status_right[r as usize] = MATCHED;
+            }
+        }
+        confirmed.sort_unstable_by_key(|c| c.0.first().copied());
+        for (ls, rs, score) in confirmed {
+            self.push_match(ctx, ls, rs, score);
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------------------- output
+
+    fn finish(self) -> MatchOutcome {
+        let mut summary: BTreeMap<Currency, CurrencySummary> = BTreeMap::new();
+        let mut tally = |recs: &[Record], status: &[u8], side: Side| {
+            for (r, s) in recs.iter().zip(status) {
+                let entry = summary.entry(r.currency).or_insert_with(|| CurrencySummary {
+                    currency: r.currency,
+                    left: SideSummary::default(),
+                    right: SideSummary::default(),
+                });
+                let t = match side {
+                    Side::Left => &mut entry.left,
+                    Side::Right => &mut entry.right,
+                };
+                t.records += 1;
+                t.amount = t.amount.saturating_add(r.amount);
+                let (count, amount) = match *s {
+                    MATCHED => (&mut t.matched, &mut t.matched_amount),
+                    SUGGESTED => (&mut t.suggested, &mut t.suggested_amount),
+                    _ => (&mut t.unmatched, &mut t.unmatched_amount),
+                };
+                *count += 1;
+                *amount = amount.saturating_add(r.amount);
+            }
+        };
+        tally(self.left, &self.status_left, Side::Left);
+        tally(self.right, &self.status_right, Side::Right);
+        let unmatched = |recs: &[Record], status: &[u8]| -> Vec<String> {
+            recs.iter()
+                .zip(status)
+                .filter(|(_, s)| **s == AVAILABLE)
+                .map(|(r, _)| r.id.clone())
+                .collect()
+        };
+        MatchOutcome {
+            unmatched_left: unmatched(self.left, &self.status_left),
+            unmatched_right: unmatched(self.right, &self.status_right),
+            matches: self.matches,
+            suggestions: self.suggestions,
+            summary: summary.into_values().collect(),
+        }
+    }
+}
+
+/// A candidate member of a group.
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    idx: u32,
+    amount: Decimal,
+    parts: PairParts,
+    rank: f64,
+}
+
+/// The best groups found for one target: all tied at (score, size), `tied` counting all of
+/// them even past the listed ones.
+#[derive(Debug, Clone)]
+struct Found {
+    score: f64,
+    size: usize,
+    groups: Vec<Vec<u32>>,
+    tied: usize,
+}
+
+/// Bounded subset-sum over signed amounts: groups of 2..=max_group_size candidates whose sum is
+/// within the pass tolerance of `target`. Depth-first in candidate order; a branch is cut when
+/// even all remaining positive (or negative) amounts could not bring the sum within reach.
+fn subset_search(ctx: &PassCtx<'_>, target: Decimal, cands: &[Member]) -> Option<Found> {
+    let pass = ctx.pass;
+    let n = cands.len();
+    // Suffix sums of the positive and of the negative amounts.
+    let mut pos = vec![Decimal::ZERO; n + 1];
+    let mut neg = vec![Decimal::ZERO; n + 1];
+    for k in (0..n).rev() {
+        let a = cands[k].amount;
+        pos[k] = pos[k + 1].saturating_add(a.max(Decimal::ZERO));
+        neg[k] = neg[k + 1].saturating_add(a.min(Decimal::ZERO));
+    }
+    let reach = allowed(pass, target, target);
+    let lo = target.saturating_sub(reach);
+    let hi = target.saturating_add(reach);
+
+    struct S<'c> {
+        cands: &'c [Member],
+        pos: Vec<Decimal>,
+        neg: Vec<Decimal>,
+        lo: Decimal,
+        hi: Decimal,
+        target: Decimal,
+        steps: u64,
+        chosen: Vec<usize>,
+        best: Option<Found>,
+    }
+    fn dfs(ctx: &PassCtx<'_>, s: &mut S<'_>, start: usize, sum: Decimal) {
+        let pass = ctx.pass;
+        for i in start..s.cands.len() {
+            if s.steps >= MAX_SEARCH_STEPS {
+                return;
+            }
+            s.steps += 1;
+            let Some(sum2) = sum.checked_add(s.cands[i].amount) else {
+                continue;
+            };
+            s.chosen.push(i);
+            if s.chosen.len() >= 2 {
+                if let Some(ac) = amount_component(pass, sum2, s.target) {
+                    let mut date_sum = 0i64;
+                    let mut sims = [0.0f64; 2];
+                    for &c in &s.chosen {
+                        let p = s.cands[c].parts;
+                        date_sum += p.date_num;
+                        sims[0] += p.sims[0];
+                        sims[1] += p.sims[1];
+                    }
+                    let size = s.chosen.len();
+                    let score = ctx.score(ac, date_sum, size as u64, sims);
+                    let group = || s.chosen.iter().map(|&c| s.cands[c].idx).collect::<Vec<u32>>();
+                    match &mut s.best {
+                        Some(b) if score == b.score && size == b.size => {
+                            b.tied += 1;
+                            if b.groups.len() < MAX_LISTED_TIES {
+                                b.groups.push(group());
+                            }
+                        }
+                        Some(b) if score < b.score || (score == b.score && size > b.size) => {}
+                        _ => {
+                            s.best = Some(Found {
+                                score,
+                                size,
+                                groups: vec![group()],
+                                tied: 1,
+                            });
+                        }
+                    }
+                }
+            }
+            let next = i + 1;
+            if s.chosen.len() < pass.max_group_size
+                && next < s.cands.len()
+                && sum2.saturating_add(s.pos[next]) >= s.lo
+                && sum2.saturating_add(s.neg[next]) <= s.hi
+            {
+                dfs(ctx, s, next, sum2);
+            }
+            s.chosen.pop();
+        }
+    }
+    let mut s = S {
+        cands,
+        pos,
+        neg,
+        lo,
+        hi,
+        target,
+        steps: 0,
+        chosen: Vec::with_capacity(pass.max_group_size),
+        best: None,
+    };
+    dfs(ctx, &mut s, 0, Decimal::ZERO);
+    s.best
+}
+
+/// The reason for a match (or a suggested candidate) of these left and right records.
+fn reason(ctx: &PassCtx<'_>, left: &[Record], right: &[Record], ls: &[u32], rs: &[u32]) -> MatchReason {
+    let pass = ctx.pass;
+    let sum = |recs: &[Record], ids: &[u32]| {
+        ids.iter()
+            .fold(Decimal::ZERO, |acc, &i| acc.saturating_add(recs[i as usize].amount))
+    };
+    let (sl, sr) = (sum(left, ls), sum(right, rs));
+    let date_field = pass.date.map_or(DateField::BookingDate, |(f, _)| f);
+    let mut days = 0i64;
+    let mut min_sims = [f64::INFINITY; 2];
+    for &l in ls {
+        for &r in rs {
+            let d = (day_num(&left[l as usize], date_field) - day_num(&right[r as usize], date_field)).abs();
+            days = days.max(d);
+            for (k, (field, _)) in pass.similar.iter().enumerate() {
+                let s = match (text_of(&left[l as usize], *field), text_of(&right[r as usize], *field)) {
+                    (Some(a), Some(b)) => match (similarity_text(a), similarity_text(b)) {
+                        (Some(a), Some(b)) => strsim::jaro_winkler(&a, &b),
+                        _ => 0.0,
+                    },
+                    _ => 0.0,
+                };
+                min_sims[k] = min_sims[k].min(s);
+            }
+        }
+    }
+    let mut conditions = vec![ConditionMet::Currency];
+    if pass.equal_reference {
+        conditions.push(ConditionMet::Equal {
+            field: EqualField::Reference,
+        });
+    }
+    if pass.equal_counterparty {
+        conditions.push(ConditionMet::Equal {
+            field: EqualField::Counterparty,
+        });
+    }
+    if let Some(rule) = &pass.reference {
+        let mut key = String::new();
+        if let Some(raw) = ls.first().and_then(|&l| left[l as usize].reference.as_deref()) {
+            normalise_into(rule, raw, &mut key);
+        }
+        conditions.push(ConditionMet::Reference { key });
+    }
+    let difference = sl.saturating_sub(sr);
+    conditions.push(ConditionMet::Amount {
+        difference: difference.abs(),
+        allowed: allowed(pass, sl, sr),
+    });
+    if let Some((field, window)) = pass.date {
+        conditions.push(ConditionMet::Date { field, days, window });
+    }
+    for (k, (field, threshold)) in pass.similar.iter().enumerate() {
+        conditions.push(ConditionMet::Similar {
+            field: *field,
+            similarity: min_sims[k],
+            threshold: *threshold,
+        });
+    }
+    MatchReason {
+        conditions,
+        amount_difference: difference,
+        day_difference: days,
+    }
+}

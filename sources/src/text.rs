@@ -1,0 +1,11 @@
+//! Small text helpers shared by the importers.
+
+/// Trimmed text, or `None` when empty.
+pub(crate) fn non_empty(s: &str) -> Option<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        None
+    } else {
+        Some(t.to_string())
+    }
+}
