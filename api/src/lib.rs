@@ -1,1 +1,85 @@
-//! The HTTP API (actix-web): commands and queries under /api/v1, problem+json errors, health.
+//! Recon's HTTP API (actix-web). Commands and queries live under `/api/v1`; `/health` and
+//! `/ready` are for operators. See `docs/api.md`.
+
+pub mod problem;
+pub mod request;
+pub mod routes;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Compress, DefaultHeaders};
+use actix_web::{web, App, HttpMessage, HttpServer};
+use commands::CommandStore;
+use sqlx::PgPool;
+
+use crate::problem::Problem;
+use crate::request::{request_id_from, RequestId};
+
+/// Largest request body accepted (413 beyond).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Shared by every request handler.
+pub struct AppState {
+    pub store: Arc<CommandStore>,
+    pub pool: PgPool,
+}
+
+impl AppState {
+    pub fn new(store: Arc<CommandStore>) -> Self {
+        Self {
+            pool: store.pool().clone(),
+            store,
+        }
+    }
+}
+
+/// Registers every route and the extractor error handlers (so bad paths, queries and bodies are
+/// problem+json too).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .app_data(web::QueryConfig::default().error_handler(|err, _| {
+            Problem::invalid_field("(query)", err.to_string()).into()
+        }))
+        .app_data(web::PathConfig::default().error_handler(|err, _| {
+            Problem::not_found(format!("no such resource: {err}")).into()
+        }))
+        .configure(routes::configure);
+}
+
+/// Starts the HTTP server on `listener`. The returned server runs when awaited (or spawned).
+pub fn serve(listener: TcpListener, state: web::Data<AppState>, workers: usize) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(Compress::default())
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("X-Frame-Options", "DENY"))
+                    .add(("Referrer-Policy", "no-referrer")),
+            )
+            .wrap_fn(|req, srv| {
+                let request_id = request_id_from(&req);
+                req.extensions_mut().insert(RequestId(request_id.clone()));
+                let span = tracing::info_span!("http", method = %req.method(), path = %req.path(), request_id = %request_id);
+                let fut = srv.call(req);
+                async move {
+                    let _entered = span.enter();
+                    let mut res = fut.await?;
+                    if let Ok(value) = HeaderValue::from_str(&request_id) {
+                        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+                    }
+                    Ok(res)
+                }
+            })
+            .configure(configure)
+    })
+    .workers(workers.max(1))
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

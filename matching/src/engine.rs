@@ -2,7 +2,9 @@
 //! score them and decide (confirm, suggest, or leave for later passes).
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use chrono::Datelike;
 use domain::money::Currency;
@@ -12,10 +14,10 @@ use rust_decimal::Decimal;
 
 use crate::normalise::{normalise_into, similarity_text};
 use crate::outcome::{
-    Candidate, ConditionMet, CurrencySummary, MatchGroup, MatchOutcome, MatchReason, Progress,
-    SideSummary, Suggestion,
+    Candidate, Condition, Conditions, CurrencySummary, MatchGroup, MatchOutcome, MatchReason,
+    Progress, SideSummary, SimilarityScore, Suggestion,
 };
-use crate::rules::{Cardinality, CompiledPass, DateField, EqualField, TextField};
+use crate::rules::{Cardinality, CompiledPass, DateField, TextField};
 
 /// Records processed between two progress calls.
 pub const PROGRESS_EVERY: usize = 4096;
@@ -119,6 +121,9 @@ impl Best {
 /// A pass with its per-record derived data (keys are built by the cardinality's routine).
 struct PassCtx<'p> {
     pass: &'p CompiledPass,
+    name: Arc<str>,
+    /// The conditions every match of this pass meets.
+    conditions: Conditions,
     /// Similarity texts per similarity condition, per record (None: absent or not available).
     sim_left: Vec<Vec<Option<Box<str>>>>,
     sim_right: Vec<Vec<Option<Box<str>>>>,
@@ -150,8 +155,31 @@ impl<'p> PassCtx<'p> {
                 })
                 .collect()
         };
+        let mut conditions = Conditions::default();
+        conditions.insert(Condition::CurrencyEqual);
+        if pass.equal_reference {
+            conditions.insert(Condition::ReferenceEqual);
+        }
+        if pass.equal_counterparty {
+            conditions.insert(Condition::CounterpartyEqual);
+        }
+        if pass.reference.is_some() {
+            conditions.insert(Condition::ReferenceNormalisedEqual);
+        }
+        conditions.insert(Condition::AmountWithinTolerance);
+        if pass.date.is_some() {
+            conditions.insert(Condition::DateWithinWindow);
+        }
+        for (field, _) in &pass.similar {
+            conditions.insert(match field {
+                TextField::Description => Condition::DescriptionSimilar,
+                TextField::Counterparty => Condition::CounterpartySimilar,
+            });
+        }
         Self {
             pass,
+            name: Arc::from(pass.name.as_str()),
+            conditions,
             sim_left: texts(left, sl),
             sim_right: texts(right, sr),
         }
@@ -256,20 +284,78 @@ fn currency_bits(c: Currency) -> u128 {
 /// nothing, so it needs no id.
 struct Keyer<'p> {
     pass: &'p CompiledPass,
-    ids: HashMap<Box<str>, u32>,
+    ids: Interned,
     buf: String,
 }
 
+type Interned = HashMap<Box<str>, u32, BuildHasherDefault<FastHasher>>;
+
+/// A fast multiplicative hasher for the interner (std's SipHash costs a third of a 1M-record
+/// pass). Not flood-resistant, so each run starts from a random state.
+#[derive(Clone, Copy)]
+struct FastHasher(u64);
+
+impl Default for FastHasher {
+    fn default() -> Self {
+        thread_local! {
+            static SEED: u64 = std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64);
+        }
+        FastHasher(SEED.with(|s| *s))
+    }
+}
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        // Final avalanche so the table's top bits (its control bytes) are well mixed.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
+    }
+}
+
 impl<'p> Keyer<'p> {
-    fn new(pass: &'p CompiledPass) -> Self {
+    fn new(pass: &'p CompiledPass, capacity: usize) -> Self {
+        let mut ids = Interned::default();
+        ids.reserve(capacity);
         Self {
             pass,
-            ids: HashMap::new(),
+            ids,
             buf: String::new(),
         }
     }
 
-    fn intern(ids: &mut HashMap<Box<str>, u32>, s: &str, insert: bool) -> Option<u32> {
+    fn intern(ids: &mut Interned, s: &str, insert: bool) -> Option<u32> {
         if let Some(id) = ids.get(s) {
             return Some(*id);
         }
@@ -381,7 +467,7 @@ impl<'a> Engine<'a> {
     fn one_to_one(&mut self, ctx: &PassCtx<'_>) -> Result<(), Stop> {
         let pass = ctx.pass;
         let (left, right) = (self.left, self.right);
-        let mut keyer = Keyer::new(pass);
+        let mut keyer = Keyer::new(pass, self.left.len());
         let le = self.entries(&mut keyer, Side::Left, true, |r| r.amount);
         let re = self.entries(&mut keyer, Side::Right, false, |r| r.amount);
         drop(keyer);
@@ -409,7 +495,11 @@ impl<'a> Engine<'a> {
             }
             let (ie, je) = (run_end(&le, i), run_end(&re, j));
             let group = &re[j..je];
-            for e in &le[i..ie] {
+            for (n, e) in le[i..ie].iter().enumerate() {
+                if i + n - last_report >= PROGRESS_EVERY {
+                    last_report = i + n;
+                    self.report(pass.index, last_report, le.len())?;
+                }
                 let a = e.value;
                 let width = pass
                     .tol_fraction
@@ -615,7 +705,7 @@ impl<'a> Engine<'a> {
                 .collect();
             self.suggestions.push(Suggestion {
                 pass_index: pass.index,
-                pass_name: pass.name.clone(),
+                pass_name: ctx.name.clone(),
                 side: Side::Left,
                 record: left[l as usize].id.clone(),
                 candidates,
@@ -641,7 +731,7 @@ impl<'a> Engine<'a> {
                 .collect();
             self.suggestions.push(Suggestion {
                 pass_index: pass.index,
-                pass_name: pass.name.clone(),
+                pass_name: ctx.name.clone(),
                 side: Side::Right,
                 record: right[r as usize].id.clone(),
                 candidates,
@@ -662,7 +752,7 @@ impl<'a> Engine<'a> {
             }
             self.matches.push(MatchGroup {
                 pass_index: pass.index,
-                pass_name: pass.name.clone(),
+                pass_name: ctx.name.clone(),
                 left: vec![left[l as usize].id.clone()],
                 right: vec![right[r as usize].id.clone()],
                 score,
@@ -682,7 +772,7 @@ impl<'a> Engine<'a> {
         let (targets, members) = (self.recs(target_side), self.recs(member_side));
         let date_field = pass.date.map(|(f, _)| f);
         let date_of = |r: &Record| date_field.map_or(0, |f| day_num(r, f));
-        let mut keyer = Keyer::new(pass);
+        let mut keyer = Keyer::new(pass, targets.len());
         let te = self.entries(&mut keyer, target_side, true, date_of);
         let me = self.entries(&mut keyer, member_side, false, date_of);
         drop(keyer);
@@ -813,7 +903,7 @@ impl<'a> Engine<'a> {
                     .collect();
                 self.suggestions.push(Suggestion {
                     pass_index: pass.index,
-                    pass_name: pass.name.clone(),
+                    pass_name: ctx.name.clone(),
                     side: target_side,
                     record: subject.id.clone(),
                     candidates,
@@ -839,12 +929,14 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    fn push_match(&mut self, ctx: &PassCtx<'_>, ls: Vec<u32>, rs: Vec<u32>, score: f64) {
+    fn push_match(&mut self, ctx: &PassCtx<'_>, mut ls: Vec<u32>, mut rs: Vec<u32>, score: f64) {
         let (left, right) = (self.left, self.right);
+        ls.sort_by(|&a, &b| left[a as usize].id.cmp(&left[b as usize].id).then(a.cmp(&b)));
+        rs.sort_by(|&a, &b| right[a as usize].id.cmp(&right[b as usize].id).then(a.cmp(&b)));
         let reason = reason(ctx, left, right, &ls, &rs);
         self.matches.push(MatchGroup {
             pass_index: ctx.pass.index,
-            pass_name: ctx.pass.name.clone(),
+            pass_name: ctx.name.clone(),
             left: ls.iter().map(|&l| left[l as usize].id.clone()).collect(),
             right: rs.iter().map(|&r| right[r as usize].id.clone()).collect(),
             score,
@@ -860,7 +952,7 @@ impl<'a> Engine<'a> {
     fn many_to_many(&mut self, ctx: &PassCtx<'_>) -> Result<(), Stop> {
         let pass = ctx.pass;
         let (left, right) = (self.left, self.right);
-        let mut keyer = Keyer::new(pass);
+        let mut keyer = Keyer::new(pass, self.left.len());
         let le = self.entries(&mut keyer, Side::Left, true, |_| ());
         let re = self.entries(&mut keyer, Side::Right, false, |_| ());
         drop(keyer);
@@ -922,11 +1014,9 @@ impl<'a> Engine<'a> {
             }
             let pairs = (ls.len() * rs.len()) as u64;
             let score = ctx.score(ac, date_sum, pairs, sims);
-            confirmed.push((
-                ls.iter().map(|e| e.idx).collect(),
-                rs.iter().map(|e| e.idx).collect(),
-                score,
-            ));
+            let mut ls: Vec<u32> = ls.iter().map(|e| e.idx).collect();
+            ls.sort_by(|&a, &b| left[a as usize].id.cmp(&left[b as usize].id).then(a.cmp(&b)));
+            confirmed.push((ls, rs.iter().map(|e| e.idx).collect(), score));
         }
         for (ls, rs, _) in &confirmed {
             for &l in ls {
@@ -1115,59 +1205,33 @@ fn reason(ctx: &PassCtx<'_>, left: &[Record], right: &[Record], ls: &[u32], rs: 
     let (sl, sr) = (sum(left, ls), sum(right, rs));
     let date_field = pass.date.map_or(DateField::BookingDate, |(f, _)| f);
     let mut days = 0i64;
-    let mut min_sims = [f64::INFINITY; 2];
+    let mut similarities: Vec<SimilarityScore> = pass
+        .similar
+        .iter()
+        .map(|(field, _)| SimilarityScore {
+            field: *field,
+            similarity: f64::INFINITY,
+        })
+        .collect();
     for &l in ls {
         for &r in rs {
             let d = (day_num(&left[l as usize], date_field) - day_num(&right[r as usize], date_field)).abs();
             days = days.max(d);
-            for (k, (field, _)) in pass.similar.iter().enumerate() {
-                let s = match (text_of(&left[l as usize], *field), text_of(&right[r as usize], *field)) {
-                    (Some(a), Some(b)) => match (similarity_text(a), similarity_text(b)) {
-                        (Some(a), Some(b)) => strsim::jaro_winkler(&a, &b),
-                        _ => 0.0,
-                    },
+            for (k, s) in similarities.iter_mut().enumerate() {
+                let a = ctx.sim_left[k][l as usize].as_deref();
+                let b = ctx.sim_right[k][r as usize].as_deref();
+                let v = match (a, b) {
+                    (Some(a), Some(b)) => strsim::jaro_winkler(a, b),
                     _ => 0.0,
                 };
-                min_sims[k] = min_sims[k].min(s);
+                s.similarity = s.similarity.min(v);
             }
         }
     }
-    let mut conditions = vec![ConditionMet::Currency];
-    if pass.equal_reference {
-        conditions.push(ConditionMet::Equal {
-            field: EqualField::Reference,
-        });
-    }
-    if pass.equal_counterparty {
-        conditions.push(ConditionMet::Equal {
-            field: EqualField::Counterparty,
-        });
-    }
-    if let Some(rule) = &pass.reference {
-        let mut key = String::new();
-        if let Some(raw) = ls.first().and_then(|&l| left[l as usize].reference.as_deref()) {
-            normalise_into(rule, raw, &mut key);
-        }
-        conditions.push(ConditionMet::Reference { key });
-    }
-    let difference = sl.saturating_sub(sr);
-    conditions.push(ConditionMet::Amount {
-        difference: difference.abs(),
-        allowed: allowed(pass, sl, sr),
-    });
-    if let Some((field, window)) = pass.date {
-        conditions.push(ConditionMet::Date { field, days, window });
-    }
-    for (k, (field, threshold)) in pass.similar.iter().enumerate() {
-        conditions.push(ConditionMet::Similar {
-            field: *field,
-            similarity: min_sims[k],
-            threshold: *threshold,
-        });
-    }
     MatchReason {
-        conditions,
-        amount_difference: difference,
+        conditions: ctx.conditions,
+        amount_difference: sl.saturating_sub(sr),
         day_difference: days,
+        similarities,
     }
 }

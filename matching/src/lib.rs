@@ -154,8 +154,8 @@ use domain::ValidationErrors;
 pub use engine::{MAX_LISTED_TIES, MAX_SEARCH_STEPS, PROGRESS_EVERY};
 pub use normalise::{normalise_reference, text_similarity};
 pub use outcome::{
-    Candidate, ConditionMet, CurrencySummary, MatchGroup, MatchOutcome, MatchReason, Progress,
-    SideSummary, Suggestion,
+    Candidate, Condition, Conditions, CurrencySummary, MatchGroup, MatchOutcome, MatchReason,
+    Progress, SideSummary, SimilarityScore, Suggestion,
 };
 pub use rules::{
     validate, AmountTolerance, Cardinality, DateField, DateWindow, EqualField, Pass, ReferenceRule,

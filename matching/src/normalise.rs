@@ -17,6 +17,19 @@ pub(crate) fn normalise_into(rule: &CompiledReference, raw: &str, out: &mut Stri
             },
         },
     };
+    if part.is_ascii() {
+        for &b in part.as_bytes() {
+            if (b as char).is_whitespace() {
+                if rule.remove_spaces {
+                    continue;
+                }
+            } else if rule.remove_punctuation && !b.is_ascii_alphanumeric() {
+                continue;
+            }
+            out.push(if rule.case_fold { b.to_ascii_lowercase() } else { b } as char);
+        }
+        return !out.is_empty();
+    }
     for c in part.chars() {
         if c.is_whitespace() {
             if rule.remove_spaces {

@@ -3,9 +3,12 @@
 use domain::money::Currency;
 use domain::records::Side;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
 
-use crate::rules::{DateField, EqualField, TextField};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::rules::TextField;
 
 /// The result of running a rule set over two sides. Deterministic for the same input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,10 +29,11 @@ pub struct MatchOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchGroup {
     pub pass_index: usize,
-    pub pass_name: String,
-    /// Left record ids (one unless the pass is many_to_one or many_to_many).
+    /// Shared by all matches and suggestions of the pass.
+    pub pass_name: Arc<str>,
+    /// Left record ids, ordered by id (one unless the pass is many_to_one or many_to_many).
     pub left: Vec<String>,
-    /// Right record ids (one unless the pass is one_to_many or many_to_many).
+    /// Right record ids, ordered by id (one unless the pass is one_to_many or many_to_many).
     pub right: Vec<String>,
     /// 0..=1: the mean of the graded conditions (amount, date, each similarity), 1 = perfect.
     pub score: f64,
@@ -39,32 +43,117 @@ pub struct MatchGroup {
 /// Why records matched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchReason {
-    /// Every condition of the pass, as it held for this match.
-    pub conditions: Vec<ConditionMet>,
+    /// Every condition of the pass; all held.
+    pub conditions: Conditions,
     /// Sum of the left amounts minus sum of the right amounts (exact).
     pub amount_difference: Decimal,
     /// Largest distance in days between a left and a right record of the match, on the pass's
     /// date field (booking date when the pass has no date window).
     pub day_difference: i64,
+    /// The similarity found per similarity condition (the lowest across the pairs of a group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub similarities: Vec<SimilarityScore>,
 }
 
-/// One condition that held.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "condition", rename_all = "snake_case")]
-pub enum ConditionMet {
-    /// The currencies are equal (always required).
-    Currency,
-    /// The field is exactly equal on both sides.
-    Equal { field: EqualField },
-    /// The references are equal after normalisation (and extraction); `key` is what was compared.
-    Reference { key: String },
-    /// The amounts (sums, for groups) differ by at most `allowed`.
-    Amount { difference: Decimal, allowed: Decimal },
-    /// The dates are at most `window` days apart (`days` is the largest distance found).
-    Date { field: DateField, days: i64, window: u32 },
-    /// Jaro-Winkler similarity of the field is at least the threshold (`similarity` is the
-    /// lowest found across the pairs of a group).
-    Similar { field: TextField, similarity: f64, threshold: f64 },
+/// The Jaro-Winkler similarity found for one similarity condition.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SimilarityScore {
+    pub field: TextField,
+    pub similarity: f64,
+}
+
+/// A condition a pass can hold records to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// Same currency (always required).
+    CurrencyEqual,
+    /// `equal: ["reference"]`: exactly equal references.
+    ReferenceEqual,
+    /// `equal: ["counterparty"]`: exactly equal counterparties.
+    CounterpartyEqual,
+    /// `reference`: equal after normalisation (and extraction).
+    ReferenceNormalisedEqual,
+    /// The amounts (or sums) agree within the tolerance (exactly, without one).
+    AmountWithinTolerance,
+    /// The dates are within the window.
+    DateWithinWindow,
+    /// The descriptions are similar enough.
+    DescriptionSimilar,
+    /// The counterparties are similar enough.
+    CounterpartySimilar,
+}
+
+impl Condition {
+    pub const ALL: [Condition; 8] = [
+        Condition::CurrencyEqual,
+        Condition::ReferenceEqual,
+        Condition::CounterpartyEqual,
+        Condition::ReferenceNormalisedEqual,
+        Condition::AmountWithinTolerance,
+        Condition::DateWithinWindow,
+        Condition::DescriptionSimilar,
+        Condition::CounterpartySimilar,
+    ];
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// A set of [`Condition`]s, stored as bits (no allocation per match) and serialised as a JSON
+/// list of their names in the order of [`Condition::ALL`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Conditions(u16);
+
+impl Conditions {
+    pub fn insert(&mut self, c: Condition) {
+        self.0 |= c.bit();
+    }
+
+    pub fn contains(self, c: Condition) -> bool {
+        self.0 & c.bit() != 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Condition> {
+        Condition::ALL.into_iter().filter(move |c| self.contains(*c))
+    }
+
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl FromIterator<Condition> for Conditions {
+    fn from_iter<I: IntoIterator<Item = Condition>>(iter: I) -> Self {
+        let mut set = Conditions::default();
+        for c in iter {
+            set.insert(c);
+        }
+        set
+    }
+}
+
+impl fmt::Debug for Conditions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Conditions {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Conditions {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Vec::<Condition>::deserialize(deserializer)?.into_iter().collect())
+    }
 }
 
 /// A record whose best candidates tie: nothing is confirmed, a person decides. The subject and
@@ -72,7 +161,8 @@ pub enum ConditionMet {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Suggestion {
     pub pass_index: usize,
-    pub pass_name: String,
+    /// Shared by all matches and suggestions of the pass.
+    pub pass_name: Arc<str>,
     /// The side of the subject record.
     pub side: Side,
     /// The subject record's id.

@@ -287,7 +287,7 @@ mod tests {
                 let chars: Vec<char> = int.chars().collect();
                 let mut out = String::new();
                 for (i, c) in chars.iter().enumerate() {
-                    if i > 0 && (chars.len() - i) % 3 == 0 {
+                    if i > 0 && (chars.len() - i).is_multiple_of(3) {
                         out.push(t);
                     }
                     out.push(*c);

@@ -1,0 +1,165 @@
+//! Jobs: `/api/v1/projects/{id}/jobs` (create, list) and `/api/v1/jobs/{id}` (get, PUT, DELETE,
+//! start, cancel, history).
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use domain::job::{JobCommand, JobDefinition, JobStatus};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{command_answer, etag, query_answer};
+use crate::problem::Problem;
+use crate::request::{parse_json, CommandContext, Consistency, Pagination};
+use crate::AppState;
+use commands::store::CreateJobError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/projects/{id}/jobs")
+            .route(web::post().to(create))
+            .route(web::get().to(list_in_project)),
+    )
+    .route("/jobs", web::get().to(list))
+    .service(
+        web::resource("/jobs/{id}")
+            .route(web::get().to(get))
+            .route(web::put().to(update))
+            .route(web::delete().to(delete)),
+    )
+    .route("/jobs/{id}/start", web::post().to(start))
+    .route("/jobs/{id}/cancel", web::post().to(cancel))
+    .route("/jobs/{id}/events", web::get().to(history));
+}
+
+/// The job definition as clients send it (create and PUT).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobBody {
+    name: String,
+    left_source_id: Uuid,
+    right_source_id: Uuid,
+    rule_set: Value,
+}
+
+impl JobBody {
+    fn parse(body: &[u8]) -> Result<JobDefinition, Problem> {
+        let input: JobBody = parse_json(body)?;
+        JobDefinition::parse(&input.name, input.left_source_id, input.right_source_id, input.rule_set).map_err(Problem::invalid)
+    }
+}
+
+async fn create(state: web::Data<AppState>, ctx: CommandContext, project_id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+    let definition = JobBody::parse(&body)?;
+    let id = Uuid::now_v7();
+    let committed = state
+        .store
+        .create_job(*project_id, id, definition, &ctx.metadata)
+        .await
+        .map_err(|e| match e {
+            CreateJobError::Project(e) => Problem::from(e),
+            CreateJobError::Job(e) => Problem::from(e),
+        })?;
+    let mut builder = HttpResponse::Created();
+    builder.insert_header((header::LOCATION, format!("/api/v1/jobs/{id}")));
+    Ok(command_answer(builder, committed))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    project_id: Option<Uuid>,
+    #[serde(flatten)]
+    page: Pagination,
+    #[serde(flatten)]
+    consistency: Consistency,
+}
+
+async fn list_jobs(state: &AppState, project_id: Option<Uuid>, query: &ListQuery) -> Result<HttpResponse, Problem> {
+    let (limit, offset) = query.page.resolve()?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(raw) => Some(JobStatus::parse(raw).ok_or_else(|| {
+            Problem::invalid_field("status", "must be one of created, running, completed, failed, cancelled, deleted")
+        })?),
+    };
+    let freshness = query.consistency.wait(&state.pool).await?;
+    let page = projections::queries::list_jobs(&state.pool, project_id, status, limit, offset).await?;
+    Ok(query_answer(freshness, &page))
+}
+
+async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
+    list_jobs(&state, query.project_id, &query).await
+}
+
+async fn list_in_project(state: web::Data<AppState>, project_id: web::Path<Uuid>, query: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
+    let freshness = query.consistency.wait(&state.pool).await?;
+    if projections::queries::get_project(&state.pool, *project_id).await?.is_none() {
+        return Err(Problem::not_found(format!("no project {project_id}")));
+    }
+    let mut response = list_jobs(&state, Some(*project_id), &query).await?;
+    if let Some(value) = freshness.header_value() {
+        response.headers_mut().insert(header::HeaderName::from_static("recon-consistency"), header::HeaderValue::from_static(value));
+    }
+    Ok(response)
+}
+
+async fn get(state: web::Data<AppState>, id: web::Path<Uuid>, consistency: web::Query<Consistency>) -> Result<HttpResponse, Problem> {
+    let freshness = consistency.wait(&state.pool).await?;
+    let job = projections::queries::get_job(&state.pool, *id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no job {id}")))?;
+    let mut response = query_answer(freshness, &job);
+    response.headers_mut().insert(header::ETAG, etag(job.version));
+    Ok(response)
+}
+
+async fn run(state: &AppState, ctx: &CommandContext, id: Uuid, command: JobCommand) -> Result<HttpResponse, Problem> {
+    let committed = state.store.job(id, command, &ctx.metadata).await?;
+    Ok(command_answer(HttpResponse::Ok(), committed))
+}
+
+async fn update(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+    let definition = JobBody::parse(&body)?;
+    let command = JobCommand::Update {
+        expected_version: ctx.expected_version,
+        definition,
+    };
+    run(&state, &ctx, *id, command).await
+}
+
+async fn delete(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+    let command = JobCommand::Delete {
+        expected_version: ctx.expected_version,
+    };
+    run(&state, &ctx, *id, command).await
+}
+
+async fn start(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+    let command = JobCommand::Start {
+        expected_version: ctx.expected_version,
+    };
+    run(&state, &ctx, *id, command).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    reason: Option<String>,
+}
+
+async fn cancel(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+    let input: CancelBody = if body.is_empty() { CancelBody::default() } else { parse_json(&body)? };
+    if input.reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
+        return Err(Problem::invalid_field("reason", "must be at most 1000 characters"));
+    }
+    let command = JobCommand::Cancel {
+        expected_version: ctx.expected_version,
+        reason: input.reason,
+    };
+    run(&state, &ctx, *id, command).await
+}
+
+async fn history(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+    super::history(&state.pool, *id, "job").await
+}

@@ -1,0 +1,108 @@
+//! Route table. One module per resource.
+
+pub mod dashboard;
+pub mod health;
+pub mod jobs;
+pub mod projects;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpResponse, HttpResponseBuilder};
+use commands::{Committed, StoredEvent};
+use serde::Serialize;
+
+use crate::request::Freshness;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health::health))
+        .route("/ready", web::get().to(health::ready))
+        .service(
+            web::scope("/api/v1")
+                .configure(projects::configure)
+                .configure(jobs::configure)
+                .configure(dashboard::configure),
+        );
+}
+
+/// What every command answers: the aggregate, its new version and the store position of the
+/// command's last event (pass it as `wait_for_position` to read your own write).
+#[derive(Debug, Serialize)]
+pub struct CommandAnswer {
+    pub id: uuid::Uuid,
+    pub version: u64,
+    pub position: Option<i64>,
+    pub events: usize,
+}
+
+pub fn command_answer(mut builder: HttpResponseBuilder, committed: Committed) -> HttpResponse {
+    builder
+        .insert_header((header::ETAG, etag(committed.version as i64)))
+        .json(CommandAnswer {
+            id: committed.id,
+            version: committed.version,
+            position: committed.position,
+            events: committed.events,
+        })
+}
+
+pub fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+/// A query answer, with the read-your-writes outcome in `Recon-Consistency`.
+pub fn query_answer<T: Serialize>(freshness: Freshness, body: &T) -> HttpResponse {
+    let mut builder = HttpResponse::Ok();
+    if let Some(value) = freshness.header_value() {
+        builder.insert_header(("Recon-Consistency", value));
+    }
+    builder.json(body)
+}
+
+/// One event of an aggregate's history as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct HistoryEntry {
+    pub position: i64,
+    pub event_id: uuid::Uuid,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+    pub actor: Option<String>,
+    pub payload: serde_json::Value,
+    pub metadata: serde_json::Value,
+}
+
+impl From<StoredEvent> for HistoryEntry {
+    fn from(e: StoredEvent) -> Self {
+        Self {
+            actor: e.meta("actor").map(str::to_string),
+            position: e.position,
+            event_id: e.event_id,
+            sequence: e.sequence,
+            event_type: e.event_type,
+            event_version: e.event_version,
+            recorded_at: e.recorded_at,
+            payload: e.payload,
+            metadata: e.metadata,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct History {
+    pub aggregate_id: String,
+    pub aggregate_type: Option<String>,
+    pub events: Vec<HistoryEntry>,
+}
+
+/// An aggregate's history, or 404 when it has none of the expected type.
+pub async fn history(pool: &sqlx::PgPool, id: uuid::Uuid, aggregate_type: &str) -> Result<HttpResponse, crate::problem::Problem> {
+    let events = commands::reading::aggregate_history(pool, &id.to_string()).await?;
+    if events.first().is_none_or(|e| e.aggregate_type != aggregate_type) {
+        return Err(crate::problem::Problem::not_found(format!("no {aggregate_type} {id}")));
+    }
+    Ok(HttpResponse::Ok().json(History {
+        aggregate_id: id.to_string(),
+        aggregate_type: events.first().map(|e| e.aggregate_type.clone()),
+        events: events.into_iter().map(HistoryEntry::from).collect(),
+    }))
+}

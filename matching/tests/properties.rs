@@ -1,0 +1,459 @@
+//! Property tests: the engine against brute-force oracles on small random inputs.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::*;
+use domain::money::Currency;
+use domain::records::{Record, Side};
+use matching::{MatchOutcome, RuleSet};
+use proptest::prelude::*;
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
+const REFS: [Option<&str>; 6] = [Some("A-1"), Some("a 1"), Some("B.2"), Some("b2"), Some("C3"), None];
+const BASES: [i64; 3] = [1000, 2000, -1000];
+
+#[derive(Debug, Clone)]
+struct Gen {
+    reference: usize,
+    usd: bool,
+    base: usize,
+    delta: i64,
+    day: i64,
+}
+
+fn arb_gen() -> impl Strategy<Value = Gen> {
+    (0..REFS.len(), prop::bool::weighted(0.1), 0..BASES.len(), -2i64..=2, 0i64..4).prop_map(
+        |(reference, usd, base, delta, day)| Gen {
+            reference,
+            usd,
+            base,
+            delta,
+            day,
+        },
+    )
+}
+
+fn build(prefix: &str, gens: &[Gen]) -> Vec<Record> {
+    gens.iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let mut r = rec(
+                &format!("{prefix}{i}"),
+                g.day,
+                "0",
+                REFS[g.reference],
+            );
+            r.amount = Decimal::new(BASES[g.base] + g.delta, 2);
+            if g.usd {
+                r.currency = Currency::parse("USD").unwrap();
+            }
+            r
+        })
+        .collect()
+}
+
+/// Records for group passes: few keys, amounts that can add up.
+#[derive(Debug, Clone)]
+struct GroupGen {
+    key: usize,
+    usd: bool,
+    amount: usize,
+    cents: i64,
+    day: i64,
+}
+
+const GROUP_REFS: [&str; 3] = ["A-1", "b.2", "C 3"];
+const TARGETS: [i64; 5] = [500, 1000, 1500, 2000, -500];
+const MEMBERS: [i64; 6] = [250, 500, 750, -250, 1250, 1000];
+
+fn arb_group_gen() -> impl Strategy<Value = GroupGen> {
+    let key = prop_oneof![6 => Just(0usize), 2 => Just(1usize), 1 => Just(2usize)];
+    let cents = prop_oneof![6 => Just(0i64), 1 => Just(-1i64), 1 => Just(1i64)];
+    (key, prop::bool::weighted(0.05), 0..6usize, cents, 0i64..2).prop_map(
+        |(key, usd, amount, cents, day)| GroupGen { key, usd, amount, cents, day },
+    )
+}
+
+fn build_group(prefix: &str, gens: &[GroupGen], amounts: &[i64]) -> Vec<Record> {
+    gens.iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let mut r = rec(&format!("{prefix}{i}"), g.day, "0", Some(GROUP_REFS[g.key]));
+            r.amount = Decimal::new(amounts[g.amount % amounts.len()] + g.cents, 2);
+            if g.usd {
+                r.currency = Currency::parse("USD").unwrap();
+            }
+            r
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone)]
+struct Params {
+    use_ref: bool,
+    abs: Decimal,
+    pct: Decimal,
+    window: i64,
+}
+
+fn arb_params() -> impl Strategy<Value = Params> {
+    (
+        prop::bool::weighted(0.7),
+        prop::sample::select(vec!["0", "0.01", "0.02"]),
+        prop::sample::select(vec!["0", "0.1", "1"]),
+        0i64..3,
+    )
+        .prop_map(|(use_ref, abs, pct, window)| Params {
+            use_ref,
+            abs: dec(abs),
+            pct: dec(pct),
+            window,
+        })
+}
+
+fn rules_for(p: &Params, cardinality: &str, extra: &str) -> RuleSet {
+    let reference = if p.use_ref { r#""reference": {},"# } else { "" };
+    one_pass(&format!(
+        r#"{{"name": "p", "cardinality": "{cardinality}", {reference}
+            "amount_tolerance": {{"absolute": "{}", "percent": "{}"}},
+            "date_window": {{"days": {}}} {extra}}}"#,
+        p.abs, p.pct, p.window
+    ))
+}
+
+fn norm(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+fn key_ok(p: &Params, l: &Record, r: &Record) -> bool {
+    if l.currency != r.currency {
+        return false;
+    }
+    if !p.use_ref {
+        return true;
+    }
+    match (&l.reference, &r.reference) {
+        (Some(a), Some(b)) => !norm(a).is_empty() && norm(a) == norm(b),
+        _ => false,
+    }
+}
+
+fn allowed(p: &Params, a: Decimal, b: Decimal) -> Decimal {
+    p.abs.max(p.pct / Decimal::ONE_HUNDRED * a.abs().min(b.abs()))
+}
+
+fn amount_component(p: &Params, a: Decimal, b: Decimal) -> Option<f64> {
+    let diff = (a - b).abs();
+    let allowed = allowed(p, a, b);
+    if diff > allowed {
+        None
+    } else if allowed.is_zero() {
+        Some(1.0)
+    } else {
+        Some((Decimal::ONE - diff / allowed).to_f64().unwrap())
+    }
+}
+
+fn days(l: &Record, r: &Record) -> i64 {
+    (l.booking_date - r.booking_date).num_days().abs()
+}
+
+fn score(amount: f64, date_sum: i64, n: usize, window: i64) -> f64 {
+    let date = date_sum as f64 / (n as f64 * (window as f64 + 1.0));
+    (((amount + date) / 2.0 * 1e9).round() / 1e9).clamp(0.0, 1.0)
+}
+
+/// The 1:1 pass, by brute force over all pairs.
+fn pair_score(p: &Params, l: &Record, r: &Record) -> Option<f64> {
+    if !key_ok(p, l, r) {
+        return None;
+    }
+    let d = days(l, r);
+    if d > p.window {
+        return None;
+    }
+    let ac = amount_component(p, l.amount, r.amount)?;
+    Some(score(ac, p.window + 1 - d, 1, p.window))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Decided {
+    pairs: BTreeSet<(String, String)>,
+    suggestions: BTreeSet<(Side, String, Vec<String>)>,
+    unmatched_left: BTreeSet<String>,
+    unmatched_right: BTreeSet<String>,
+}
+
+fn oracle_one_to_one(p: &Params, left: &[Record], right: &[Record]) -> Decided {
+    let s: Vec<Vec<Option<f64>>> = left
+        .iter()
+        .map(|l| right.iter().map(|r| pair_score(p, l, r)).collect())
+        .collect();
+    let mut al = vec![true; left.len()];
+    let mut ar = vec![true; right.len()];
+    let best = |scores: &mut dyn Iterator<Item = (usize, f64)>| {
+        let mut b: Option<(f64, Vec<usize>)> = None;
+        for (i, x) in scores {
+            match &mut b {
+                Some((bs, v)) if x == *bs => v.push(i),
+                Some((bs, _)) if x < *bs => {}
+                _ => b = Some((x, vec![i])),
+            }
+        }
+        b
+    };
+    let mut pairs = BTreeSet::new();
+    loop {
+        let bl: Vec<_> = (0..left.len())
+            .map(|l| {
+                if !al[l] {
+                    return None;
+                }
+                best(&mut (0..right.len()).filter(|&r| ar[r]).filter_map(|r| s[l][r].map(|x| (r, x))))
+            })
+            .collect();
+        let br: Vec<_> = (0..right.len())
+            .map(|r| {
+                if !ar[r] {
+                    return None;
+                }
+                best(&mut (0..left.len()).filter(|&l| al[l]).filter_map(|l| s[l][r].map(|x| (l, x))))
+            })
+            .collect();
+        let mut new = vec![];
+        for l in 0..left.len() {
+            if let Some((_, v)) = &bl[l] {
+                if v.len() == 1 {
+                    let r = v[0];
+                    if let Some((_, w)) = &br[r] {
+                        if w.len() == 1 && w[0] == l {
+                            new.push((l, r));
+                        }
+                    }
+                }
+            }
+        }
+        if new.is_empty() {
+            // Suggestions on the settled state.
+            let mut suggestions = BTreeSet::new();
+            let (mut wl, mut wr) = (al.clone(), ar.clone());
+            for l in 0..left.len() {
+                if let Some((_, v)) = &bl[l] {
+                    if v.len() >= 2 {
+                        let mut ids: Vec<String> = v.iter().map(|&r| right[r].id.clone()).collect();
+                        ids.sort();
+                        suggestions.insert((Side::Left, left[l].id.clone(), ids));
+                        wl[l] = false;
+                        for &r in v {
+                            wr[r] = false;
+                        }
+                    }
+                }
+            }
+            for r in 0..right.len() {
+                if let Some((_, v)) = &br[r] {
+                    if v.len() >= 2 {
+                        let mut ids: Vec<String> = v.iter().map(|&l| left[l].id.clone()).collect();
+                        ids.sort();
+                        suggestions.insert((Side::Right, right[r].id.clone(), ids));
+                        wr[r] = false;
+                        for &l in v {
+                            wl[l] = false;
+                        }
+                    }
+                }
+            }
+            return Decided {
+                pairs,
+                suggestions,
+                unmatched_left: (0..left.len()).filter(|&l| wl[l]).map(|l| left[l].id.clone()).collect(),
+                unmatched_right: (0..right.len()).filter(|&r| wr[r]).map(|r| right[r].id.clone()).collect(),
+            };
+        }
+        for (l, r) in new {
+            al[l] = false;
+            ar[r] = false;
+            pairs.insert((left[l].id.clone(), right[r].id.clone()));
+        }
+    }
+}
+
+fn decided(out: &MatchOutcome) -> Decided {
+    Decided {
+        pairs: out
+            .matches
+            .iter()
+            .map(|m| {
+                assert_eq!((m.left.len(), m.right.len()), (1, 1));
+                (m.left[0].clone(), m.right[0].clone())
+            })
+            .collect(),
+        suggestions: out
+            .suggestions
+            .iter()
+            .map(|s| {
+                let ids: Vec<String> = s.candidates.iter().map(|c| c.records[0].clone()).collect();
+                let mut sorted = ids.clone();
+                sorted.sort();
+                assert_eq!(ids, sorted, "candidates ordered by id");
+                (s.side, s.record.clone(), ids)
+            })
+            .collect(),
+        unmatched_left: out.unmatched_left.iter().cloned().collect(),
+        unmatched_right: out.unmatched_right.iter().cloned().collect(),
+    }
+}
+
+/// 600 cases, or `PROPTEST_CASES`.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(600)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// 1:1 with (optional) exact reference + amount tolerance + date window: the engine decides
+    /// exactly what the all-pairs oracle decides, and every confirmed match meets the pass.
+    #[test]
+    fn one_to_one_equals_brute_force_oracle(
+        lg in prop::collection::vec(arb_gen(), 0..12),
+        rg in prop::collection::vec(arb_gen(), 0..12),
+        p in arb_params(),
+    ) {
+        let (left, right) = (build("L", &lg), build("R", &rg));
+        let rules = rules_for(&p, "one_to_one", "");
+        let out = run(&rules, &left, &right); // checks the partition invariants
+        let by_id = |recs: &[Record], id: &str| recs.iter().find(|r| r.id == id).unwrap().clone();
+        for m in &out.matches {
+            let (l, r) = (by_id(&left, &m.left[0]), by_id(&right, &m.right[0]));
+            let s = pair_score(&p, &l, &r);
+            prop_assert_eq!(s, Some(m.score), "confirmed match must meet the pass, same score");
+            prop_assert_eq!(m.reason.amount_difference, l.amount - r.amount);
+            prop_assert_eq!(m.reason.day_difference, days(&l, &r));
+        }
+        prop_assert_eq!(decided(&out), oracle_one_to_one(&p, &left, &right));
+    }
+
+    /// 1:N with a single target: the engine's choice equals the best of all subsets (score, then
+    /// fewer records); ties of two or more groups become a suggestion.
+    #[test]
+    fn one_to_many_single_target_equals_brute_force(
+        tg in arb_group_gen(),
+        rg in prop::collection::vec(arb_group_gen(), 0..10),
+        p in arb_params(),
+        max_group in 2usize..5,
+    ) {
+        let p = Params { use_ref: true, ..p };
+        // Most members share the target's key.
+        let rg: Vec<GroupGen> = rg
+            .into_iter()
+            .map(|g| GroupGen { key: if g.key == 2 { (tg.key + 1) % 3 } else { tg.key }, ..g })
+            .collect();
+        let left = build_group("L", &[tg], &TARGETS);
+        let right = build_group("R", &rg, &MEMBERS);
+        let rules = rules_for(&p, "one_to_many", &format!(r#", "max_group_size": {max_group}"#));
+        let out = run(&rules, &left, &right);
+        let t = &left[0];
+        let cands: Vec<usize> = (0..right.len())
+            .filter(|&i| key_ok(&p, t, &right[i]) && days(t, &right[i]) <= p.window)
+            .collect();
+        // All subsets of 2..=max_group candidates, in lexicographic order of positions.
+        let mut best: Option<(f64, usize)> = None;
+        let mut tied: Vec<Vec<String>> = vec![];
+        let n = cands.len();
+        let mut subsets: Vec<Vec<usize>> = (0u32..(1 << n))
+            .map(|mask| (0..n).filter(|&k| mask & (1 << k) != 0).collect::<Vec<_>>())
+            .filter(|s: &Vec<usize>| s.len() >= 2 && s.len() <= max_group)
+            .collect();
+        subsets.sort();
+        for s in subsets {
+            let sum: Decimal = s.iter().map(|&k| right[cands[k]].amount).sum();
+            let Some(ac) = amount_component(&p, sum, t.amount) else { continue };
+            let date_sum: i64 = s.iter().map(|&k| p.window + 1 - days(t, &right[cands[k]])).sum();
+            let sc = score(ac, date_sum, s.len(), p.window);
+            let ids: Vec<String> = s.iter().map(|&k| right[cands[k]].id.clone()).collect();
+            match best {
+                Some((bs, bn)) if sc == bs && s.len() == bn => tied.push(ids),
+                Some((bs, bn)) if sc < bs || (sc == bs && s.len() > bn) => {}
+                _ => { best = Some((sc, s.len())); tied = vec![ids]; }
+            }
+        }
+        match tied.len() {
+            0 => {
+                prop_assert!(out.matches.is_empty() && out.suggestions.is_empty());
+            }
+            1 => {
+                prop_assert_eq!(out.matches.len(), 1);
+                let m = &out.matches[0];
+                prop_assert_eq!(&m.right, &tied[0]);
+                prop_assert_eq!(m.score, best.unwrap().0);
+                let sum: Decimal = right.iter().filter(|r| m.right.contains(&r.id)).map(|r| r.amount).sum();
+                prop_assert_eq!(m.reason.amount_difference, t.amount - sum);
+            }
+            _ => {
+                prop_assert!(out.matches.is_empty());
+                prop_assert_eq!(out.suggestions.len(), 1);
+                let listed: Vec<Vec<String>> = out.suggestions[0].candidates.iter().map(|c| c.records.clone()).collect();
+                tied.truncate(matching::MAX_LISTED_TIES);
+                prop_assert_eq!(listed, tied);
+            }
+        }
+    }
+
+    /// Group passes on many records: invariants (no record twice, every input record exactly
+    /// once, every group meets its pass) and independence of the input order.
+    #[test]
+    fn group_passes_keep_invariants(
+        lg in prop::collection::vec(arb_group_gen(), 0..14),
+        rg in prop::collection::vec(arb_group_gen(), 0..14),
+        p in arb_params(),
+        cardinality in prop::sample::select(vec!["one_to_many", "many_to_one", "many_to_many"]),
+        max_group in 2usize..5,
+    ) {
+        let p = Params { use_ref: true, ..p };
+        let (la, ra): (&[i64], &[i64]) = match cardinality {
+            "one_to_many" => (&TARGETS, &MEMBERS),
+            "many_to_one" => (&MEMBERS, &TARGETS),
+            _ => (&MEMBERS, &MEMBERS),
+        };
+        let (mut left, mut right) = (build_group("L", &lg, la), build_group("R", &rg, ra));
+        let rules = rules_for(&p, cardinality, &format!(r#", "max_group_size": {max_group}"#));
+        let out = run(&rules, &left, &right);
+        let find = |recs: &[Record], id: &str| recs.iter().find(|r| r.id == id).unwrap().clone();
+        for m in &out.matches {
+            let ls: Vec<Record> = m.left.iter().map(|id| find(&left, id)).collect();
+            let rs: Vec<Record> = m.right.iter().map(|id| find(&right, id)).collect();
+            match cardinality {
+                "one_to_many" => prop_assert!(ls.len() == 1 && (2..=max_group).contains(&rs.len())),
+                "many_to_one" => prop_assert!(rs.len() == 1 && (2..=max_group).contains(&ls.len())),
+                _ => prop_assert!((1..=max_group).contains(&ls.len()) && (1..=max_group).contains(&rs.len())),
+            }
+            for l in &ls {
+                for r in &rs {
+                    prop_assert!(key_ok(&p, l, r), "same currency and reference");
+                    prop_assert!(days(l, r) <= p.window);
+                }
+            }
+            let sl: Decimal = ls.iter().map(|r| r.amount).sum();
+            let sr: Decimal = rs.iter().map(|r| r.amount).sum();
+            prop_assert!(amount_component(&p, sl, sr).is_some(), "sums agree within tolerance");
+            prop_assert_eq!(m.reason.amount_difference, sl - sr);
+        }
+        // Input order does not matter.
+        let summary = |o: &MatchOutcome| {
+            let mut m: BTreeMap<(Vec<String>, Vec<String>), f64> = BTreeMap::new();
+            for g in &o.matches {
+                m.insert((g.left.clone(), g.right.clone()), g.score);
+            }
+            let s: BTreeSet<_> = o.suggestions.iter().map(|s| (s.side, s.record.clone())).collect();
+            (m, s, o.unmatched_left.iter().cloned().collect::<BTreeSet<_>>())
+        };
+        left.reverse();
+        right.reverse();
+        let again = run(&rules, &left, &right);
+        prop_assert_eq!(summary(&out), summary(&again));
+    }
+}

@@ -1,0 +1,274 @@
+//! What the API reads: the read models, the dashboard counters, and how far behind they are.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::job::JobStatus;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::READ_MODELS;
+
+/// One page of a list.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub limit: i64,
+    pub offset: i64,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectView {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub base_currency: String,
+    pub status: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn project_view(row: &PgRow) -> Result<ProjectView, sqlx::Error> {
+    Ok(ProjectView {
+        id: row.try_get("project_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        base_currency: row.try_get("base_currency")?,
+        status: row.try_get("status")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobCountsView {
+    pub matched: i64,
+    pub unmatched_left: i64,
+    pub unmatched_right: i64,
+    pub suggestions: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobView {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    pub left_source_id: Uuid,
+    pub right_source_id: Uuid,
+    pub rule_set: Value,
+    pub status: String,
+    pub counts: Option<JobCountsView>,
+    pub failure_reason: Option<String>,
+    pub cancel_reason: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn job_view(row: &PgRow) -> Result<JobView, sqlx::Error> {
+    let matched: Option<i64> = row.try_get("matched")?;
+    let counts = match matched {
+        Some(matched) => Some(JobCountsView {
+            matched,
+            unmatched_left: row.try_get::<Option<i64>, _>("unmatched_left")?.unwrap_or(0),
+            unmatched_right: row.try_get::<Option<i64>, _>("unmatched_right")?.unwrap_or(0),
+            suggestions: row.try_get::<Option<i64>, _>("suggestions")?.unwrap_or(0),
+        }),
+        None => None,
+    };
+    Ok(JobView {
+        id: row.try_get("job_id")?,
+        project_id: row.try_get("project_id")?,
+        name: row.try_get("name")?,
+        left_source_id: row.try_get("left_source_id")?,
+        right_source_id: row.try_get("right_source_id")?,
+        rule_set: row.try_get("rule_set")?,
+        status: row.try_get("status")?,
+        counts,
+        failure_reason: row.try_get("failure_reason")?,
+        cancel_reason: row.try_get("cancel_reason")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Projects, oldest first; `status` filters (`active`, `archived`).
+pub async fn list_projects(pool: &PgPool, status: Option<&str>, limit: i64, offset: i64) -> Result<Page<ProjectView>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT * FROM rm_projects WHERE ($1::text IS NULL OR status = $1)
+         ORDER BY created_at, project_id LIMIT $2 OFFSET $3",
+    )
+    .bind(status)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_projects WHERE ($1::text IS NULL OR status = $1)")
+        .bind(status)
+        .fetch_one(pool)
+        .await?;
+    Ok(Page {
+        items: rows.iter().map(project_view).collect::<Result<_, _>>()?,
+        limit,
+        offset,
+        total,
+    })
+}
+
+pub async fn get_project(pool: &PgPool, id: Uuid) -> Result<Option<ProjectView>, sqlx::Error> {
+    let row = sqlx::query("SELECT * FROM rm_projects WHERE project_id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(project_view).transpose()
+}
+
+/// Jobs, oldest first, optionally of one project and one status.
+pub async fn list_jobs(
+    pool: &PgPool,
+    project_id: Option<Uuid>,
+    status: Option<JobStatus>,
+    limit: i64,
+    offset: i64,
+) -> Result<Page<JobView>, sqlx::Error> {
+    let status = status.map(JobStatus::as_str);
+    let rows = sqlx::query(
+        "SELECT * FROM rm_jobs WHERE ($1::uuid IS NULL OR project_id = $1) AND ($2::text IS NULL OR status = $2)
+         ORDER BY created_at, job_id LIMIT $3 OFFSET $4",
+    )
+    .bind(project_id)
+    .bind(status)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM rm_jobs WHERE ($1::uuid IS NULL OR project_id = $1) AND ($2::text IS NULL OR status = $2)",
+    )
+    .bind(project_id)
+    .bind(status)
+    .fetch_one(pool)
+    .await?;
+    Ok(Page {
+        items: rows.iter().map(job_view).collect::<Result<_, _>>()?,
+        limit,
+        offset,
+        total,
+    })
+}
+
+pub async fn get_job(pool: &PgPool, id: Uuid) -> Result<Option<JobView>, sqlx::Error> {
+    let row = sqlx::query("SELECT * FROM rm_jobs WHERE job_id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(job_view).transpose()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProjectCounts {
+    pub total: i64,
+    pub active: i64,
+    pub archived: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobStatusCounts {
+    pub total: i64,
+    /// Every status, zero included: created, running, completed, failed, cancelled, deleted.
+    pub by_status: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dashboard {
+    pub projects: ProjectCounts,
+    pub jobs: JobStatusCounts,
+}
+
+/// The dashboard summary, from the projector's counters.
+pub async fn dashboard(pool: &PgPool) -> Result<Dashboard, sqlx::Error> {
+    let counters: BTreeMap<String, i64> = sqlx::query_as::<_, (String, i64)>("SELECT counter, value FROM rm_dashboard_counters")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .collect();
+    let get = |k: &str| counters.get(k).copied().unwrap_or(0);
+    Ok(Dashboard {
+        projects: ProjectCounts {
+            total: get("projects.total"),
+            active: get("projects.active"),
+            archived: get("projects.archived"),
+        },
+        jobs: JobStatusCounts {
+            total: get("jobs.total"),
+            by_status: JobStatus::ALL_EXISTING
+                .iter()
+                .map(|s| (s.as_str().to_string(), get(&format!("jobs.{}", s.as_str()))))
+                .collect(),
+        },
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProjectionStatus {
+    pub projection: &'static str,
+    pub events_in_store: i64,
+    pub events_applied: i64,
+    /// Events committed to the store that the read models have not applied yet.
+    pub lag: i64,
+}
+
+/// How far behind the store the read models are. Each aggregate's sequence starts at 1 with no
+/// holes, so the sum of applied sequences is the number of events applied.
+pub async fn projection_status(pool: &PgPool) -> Result<ProjectionStatus, sqlx::Error> {
+    let in_store = commands::reading::event_count(pool).await?;
+    let applied: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(last_sequence), 0)::bigint FROM projection_applied WHERE projection = $1",
+    )
+    .bind(READ_MODELS)
+    .fetch_one(pool)
+    .await?;
+    Ok(ProjectionStatus {
+        projection: READ_MODELS,
+        events_in_store: in_store,
+        events_applied: applied,
+        lag: (in_store - applied).max(0),
+    })
+}
+
+/// Whether the read models have applied the event at `position` (and, so, every earlier event of
+/// its aggregate). `None` when no event has that position.
+pub async fn has_applied(pool: &PgPool, position: i64) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT e.sequence <= coalesce(a.last_sequence, 0)
+         FROM events e
+         LEFT JOIN projection_applied a ON a.projection = $2 AND a.aggregate_id = e.aggregate_id
+         WHERE e.position = $1",
+    )
+    .bind(position)
+    .bind(READ_MODELS)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Waits up to `timeout` for [`has_applied`]. Returns whether it was reached (`None`: unknown
+/// position).
+pub async fn wait_until_applied(pool: &PgPool, position: i64, timeout: Duration) -> Result<Option<bool>, sqlx::Error> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match has_applied(pool, position).await? {
+            Some(false) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => return Ok(other),
+        }
+    }
+}
