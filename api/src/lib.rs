@@ -79,6 +79,7 @@ pub fn serve(listener: TcpListener, state: web::Data<AppState>, workers: usize) 
     })
     .workers(workers.max(1))
     .shutdown_timeout(10)
+    .disable_signals()
     .listen(listener)?
     .run();
     Ok(server)

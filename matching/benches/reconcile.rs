@@ -39,7 +39,11 @@ fn main() {
         .unwrap_or(1_000_000);
     // `--no-key`: the same pass without the reference, so candidates come from the
     // sorted-amount window alone.
-    let reference = if std::env::args().any(|a| a == "--no-key") { "" } else { r#""reference": {},"# };
+    let reference = if std::env::args().any(|a| a == "--no-key") {
+        ""
+    } else {
+        r#""reference": {},"#
+    };
     let rules = RuleSet::from_json_str(&format!(
         r#"{{"version": 1, "passes": [{{"name": "ref", "cardinality": "one_to_one", {reference}
             "amount_tolerance": {{"absolute": "0.01"}}, "date_window": {{"days": 3}}}}]}}"#

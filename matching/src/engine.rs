@@ -1,7 +1,7 @@
 //! The engine: per pass, index the available records, generate candidates from the indexes,
 //! score them and decide (confirm, suggest, or leave for later passes).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -138,7 +138,13 @@ struct PairParts {
 }
 
 impl<'p> PassCtx<'p> {
-    fn new(pass: &'p CompiledPass, left: &[Record], right: &[Record], sl: &[u8], sr: &[u8]) -> Self {
+    fn new(
+        pass: &'p CompiledPass,
+        left: &[Record],
+        right: &[Record],
+        sl: &[u8],
+        sr: &[u8],
+    ) -> Self {
         let texts = |recs: &[Record], status: &[u8]| -> Vec<Vec<Option<Box<str>>>> {
             pass.similar
                 .iter()
@@ -217,7 +223,13 @@ impl<'p> PassCtx<'p> {
 
 /// The score: mean of the amount component, the date component (if the pass has a window) and
 /// one component per similarity condition, rounded to 1e-9 so equal scores compare equal.
-pub(crate) fn combine(pass: &CompiledPass, amount: f64, date_sum: i64, pairs: u64, sim_sums: [f64; 2]) -> f64 {
+pub(crate) fn combine(
+    pass: &CompiledPass,
+    amount: f64,
+    date_sum: i64,
+    pairs: u64,
+    sim_sums: [f64; 2],
+) -> f64 {
     let pairs = pairs.max(1) as f64;
     let mut total = amount;
     let mut n = 1.0;
@@ -236,7 +248,10 @@ pub(crate) fn combine(pass: &CompiledPass, amount: f64, date_sum: i64, pairs: u6
 /// The difference allowed between amounts (or sums) `a` and `b`.
 pub(crate) fn allowed(pass: &CompiledPass, a: Decimal, b: Decimal) -> Decimal {
     let smaller = a.abs().min(b.abs());
-    let relative = pass.tol_fraction.checked_mul(smaller).unwrap_or(Decimal::MAX);
+    let relative = pass
+        .tol_fraction
+        .checked_mul(smaller)
+        .unwrap_or(Decimal::MAX);
     pass.tol_absolute.max(relative)
 }
 
@@ -251,7 +266,12 @@ pub(crate) fn amount_component(pass: &CompiledPass, a: Decimal, b: Decimal) -> O
         return Some(1.0);
     }
     let ratio = diff.checked_div(allowed)?;
-    Some((Decimal::ONE - ratio).to_f64().unwrap_or(0.0).clamp(0.0, 1.0))
+    Some(
+        (Decimal::ONE - ratio)
+            .to_f64()
+            .unwrap_or(0.0)
+            .clamp(0.0, 1.0),
+    )
 }
 
 fn day_num(r: &Record, field: DateField) -> i64 {
@@ -458,7 +478,7 @@ impl<'a> Engine<'a> {
                 })
             })
             .collect();
-        out.sort_unstable_by(|a, b| (a.key, a.value, a.idx).cmp(&(b.key, b.value, b.idx)));
+        out.sort_unstable_by_key(|e| (e.key, e.value, e.idx));
         out
     }
 
@@ -569,9 +589,11 @@ impl<'a> Engine<'a> {
             let (s, n) = l_range[l as usize];
             &edges[s as usize..(s + n) as usize]
         };
-        let r_edges = |r: u32| r_adj[r_start[r as usize] as usize..r_start[r as usize + 1] as usize]
-            .iter()
-            .map(|&id| edges[id as usize]);
+        let r_edges = |r: u32| {
+            r_adj[r_start[r as usize] as usize..r_start[r as usize + 1] as usize]
+                .iter()
+                .map(|&id| edges[id as usize])
+        };
 
         let best_of_left = |l: u32, sr: &[u8]| {
             let mut b = NO_BEST;
@@ -677,13 +699,25 @@ impl<'a> Engine<'a> {
             .copied()
             .filter(|&l| self.status_left[l as usize] == AVAILABLE && best_l[l as usize].count >= 2)
             .collect();
-        subjects_l.sort_by(|&a, &b| left[a as usize].id.cmp(&left[b as usize].id).then(a.cmp(&b)));
+        subjects_l.sort_by(|&a, &b| {
+            left[a as usize]
+                .id
+                .cmp(&left[b as usize].id)
+                .then(a.cmp(&b))
+        });
         let mut subjects_r: Vec<u32> = rights
             .iter()
             .copied()
-            .filter(|&r| self.status_right[r as usize] == AVAILABLE && best_r[r as usize].count >= 2)
+            .filter(|&r| {
+                self.status_right[r as usize] == AVAILABLE && best_r[r as usize].count >= 2
+            })
             .collect();
-        subjects_r.sort_by(|&a, &b| right[a as usize].id.cmp(&right[b as usize].id).then(a.cmp(&b)));
+        subjects_r.sort_by(|&a, &b| {
+            right[a as usize]
+                .id
+                .cmp(&right[b as usize].id)
+                .then(a.cmp(&b))
+        });
         for &l in &subjects_l {
             let best = best_l[l as usize].score;
             let mut tied: Vec<u32> = l_edges(l)
@@ -691,7 +725,12 @@ impl<'a> Engine<'a> {
                 .filter(|e| self.status_right[e.r as usize] == AVAILABLE && e.score == best)
                 .map(|e| e.r)
                 .collect();
-            tied.sort_by(|&a, &b| right[a as usize].id.cmp(&right[b as usize].id).then(a.cmp(&b)));
+            tied.sort_by(|&a, &b| {
+                right[a as usize]
+                    .id
+                    .cmp(&right[b as usize].id)
+                    .then(a.cmp(&b))
+            });
             withhold_l.push(l);
             withhold_r.extend_from_slice(&tied);
             let candidates = tied
@@ -717,7 +756,12 @@ impl<'a> Engine<'a> {
                 .filter(|e| self.status_left[e.l as usize] == AVAILABLE && e.score == best)
                 .map(|e| e.l)
                 .collect();
-            tied.sort_by(|&a, &b| left[a as usize].id.cmp(&left[b as usize].id).then(a.cmp(&b)));
+            tied.sort_by(|&a, &b| {
+                left[a as usize]
+                    .id
+                    .cmp(&left[b as usize].id)
+                    .then(a.cmp(&b))
+            });
             withhold_r.push(r);
             withhold_l.extend_from_slice(&tied);
             let candidates = tied
@@ -787,7 +831,12 @@ impl<'a> Engine<'a> {
         // Targets in id order, so that everything after is independent of input order.
         let mut order: Vec<(u128, i64, u32)> = te.iter().map(|e| (e.key, e.value, e.idx)).collect();
         drop(te);
-        order.sort_by(|a, b| targets[a.2 as usize].id.cmp(&targets[b.2 as usize].id).then(a.2.cmp(&b.2)));
+        order.sort_by(|a, b| {
+            targets[a.2 as usize]
+                .id
+                .cmp(&targets[b.2 as usize].id)
+                .then(a.2.cmp(&b.2))
+        });
 
         let lr = |t: u32, m: u32| match target_side {
             Side::Left => (t, m),
@@ -840,43 +889,36 @@ impl<'a> Engine<'a> {
         };
 
         // Phase 1: every target's best group against the members available now.
-        let mut found: Vec<(u128, i64, u32, Found)> = Vec::new();
-        for (n, &(key, date, t)) in order.iter().enumerate() {
-            if n % PROGRESS_EVERY == 0 {
-                self.report(pass.index, n, order.len())?;
+        let mut heap: BinaryHeap<Pending> = BinaryHeap::new();
+        for (rank, &(key, date, t)) in order.iter().enumerate() {
+            if rank % PROGRESS_EVERY == 0 {
+                self.report(pass.index, rank, order.len())?;
             }
-            if let Some(f) = search(t, key, date, self.status(member_side)) {
-                found.push((key, date, t, f));
+            if let Some(found) = search(t, key, date, self.status(member_side)) {
+                heap.push(Pending { rank, found });
             }
         }
-        // Phase 2: best first (score, then smaller groups, then target id); a target whose
-        // members were taken meanwhile searches again among those left.
-        found.sort_by(|a, b| {
-            b.3.score
-                .total_cmp(&a.3.score)
-                .then(a.3.size.cmp(&b.3.size))
-                .then_with(|| targets[a.2 as usize].id.cmp(&targets[b.2 as usize].id))
-                .then(a.2.cmp(&b.2))
-        });
+        // Phase 2: best first (score, then smaller groups, then target id). A target some of
+        // whose candidates were taken meanwhile searches again among those left and goes back
+        // into the queue with what it finds now.
         let mut confirmed: Vec<(u32, Vec<u32>, f64)> = Vec::new();
-        for (n, (key, date, t, f)) in found.into_iter().enumerate() {
-            if n % PROGRESS_EVERY == 0 {
-                self.report(pass.index, n, order.len())?;
+        let mut settled = 0usize;
+        while let Some(Pending { rank, found: f }) = heap.pop() {
+            settled += 1;
+            if settled % PROGRESS_EVERY == 0 {
+                self.report(pass.index, settled, order.len())?;
             }
+            let (key, date, t) = order[rank];
             let status = self.status(member_side);
-            let stale = f
-                .groups
+            if f.considered
                 .iter()
-                .flatten()
-                .any(|&m| status[m as usize] != AVAILABLE);
-            let f = if stale {
-                match search(t, key, date, status) {
-                    Some(f) => f,
-                    None => continue,
+                .any(|&m| status[m as usize] != AVAILABLE)
+            {
+                if let Some(found) = search(t, key, date, status) {
+                    heap.push(Pending { rank, found });
                 }
-            } else {
-                f
-            };
+                continue;
+            }
             if f.tied == 1 {
                 let group = f.groups.into_iter().next().unwrap_or_default();
                 self.status_mut(target_side)[t as usize] = MATCHED;
@@ -931,8 +973,18 @@ impl<'a> Engine<'a> {
 
     fn push_match(&mut self, ctx: &PassCtx<'_>, mut ls: Vec<u32>, mut rs: Vec<u32>, score: f64) {
         let (left, right) = (self.left, self.right);
-        ls.sort_by(|&a, &b| left[a as usize].id.cmp(&left[b as usize].id).then(a.cmp(&b)));
-        rs.sort_by(|&a, &b| right[a as usize].id.cmp(&right[b as usize].id).then(a.cmp(&b)));
+        ls.sort_by(|&a, &b| {
+            left[a as usize]
+                .id
+                .cmp(&left[b as usize].id)
+                .then(a.cmp(&b))
+        });
+        rs.sort_by(|&a, &b| {
+            right[a as usize]
+                .id
+                .cmp(&right[b as usize].id)
+                .then(a.cmp(&b))
+        });
         let reason = reason(ctx, left, right, &ls, &rs);
         self.matches.push(MatchGroup {
             pass_index: ctx.pass.index,
@@ -981,9 +1033,9 @@ impl<'a> Engine<'a> {
                 continue;
             }
             let sum = |entries: &[Entry<()>], recs: &[Record]| {
-                entries
-                    .iter()
-                    .try_fold(Decimal::ZERO, |acc, e| acc.checked_add(recs[e.idx as usize].amount))
+                entries.iter().try_fold(Decimal::ZERO, |acc, e| {
+                    acc.checked_add(recs[e.idx as usize].amount)
+                })
             };
             let (Some(sl), Some(sr)) = (sum(ls, left), sum(rs, right)) else {
                 continue;
@@ -1015,7 +1067,12 @@ impl<'a> Engine<'a> {
             let pairs = (ls.len() * rs.len()) as u64;
             let score = ctx.score(ac, date_sum, pairs, sims);
             let mut ls: Vec<u32> = ls.iter().map(|e| e.idx).collect();
-            ls.sort_by(|&a, &b| left[a as usize].id.cmp(&left[b as usize].id).then(a.cmp(&b)));
+            ls.sort_by(|&a, &b| {
+                left[a as usize]
+                    .id
+                    .cmp(&left[b as usize].id)
+                    .then(a.cmp(&b))
+            });
             confirmed.push((ls, rs.iter().map(|e| e.idx).collect(), score));
         }
         for (ls, rs, _) in &confirmed {
@@ -1039,11 +1096,13 @@ impl<'a> Engine<'a> {
         let mut summary: BTreeMap<Currency, CurrencySummary> = BTreeMap::new();
         let mut tally = |recs: &[Record], status: &[u8], side: Side| {
             for (r, s) in recs.iter().zip(status) {
-                let entry = summary.entry(r.currency).or_insert_with(|| CurrencySummary {
-                    currency: r.currency,
-                    left: SideSummary::default(),
-                    right: SideSummary::default(),
-                });
+                let entry = summary
+                    .entry(r.currency)
+                    .or_insert_with(|| CurrencySummary {
+                        currency: r.currency,
+                        left: SideSummary::default(),
+                        right: SideSummary::default(),
+                    });
                 let t = match side {
                     Side::Left => &mut entry.left,
                     Side::Right => &mut entry.right,
@@ -1095,7 +1154,40 @@ struct Found {
     size: usize,
     groups: Vec<Vec<u32>>,
     tied: usize,
+    /// Every candidate the search considered.
+    considered: Vec<u32>,
 }
+
+/// A target waiting in the settling queue, ordered best first: higher score, then fewer
+/// records, then lower `rank` (the target's position in id order).
+struct Pending {
+    rank: usize,
+    found: Found,
+}
+
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.found
+            .score
+            .total_cmp(&other.found.score)
+            .then(other.found.size.cmp(&self.found.size))
+            .then(other.rank.cmp(&self.rank))
+    }
+}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Pending {}
 
 /// Bounded subset-sum over signed amounts: groups of 2..=max_group_size candidates whose sum is
 /// within the pass tolerance of `target`. Depth-first in candidate order; a branch is cut when
@@ -1149,7 +1241,12 @@ fn subset_search(ctx: &PassCtx<'_>, target: Decimal, cands: &[Member]) -> Option
                     }
                     let size = s.chosen.len();
                     let score = ctx.score(ac, date_sum, size as u64, sims);
-                    let group = || s.chosen.iter().map(|&c| s.cands[c].idx).collect::<Vec<u32>>();
+                    let group = || {
+                        s.chosen
+                            .iter()
+                            .map(|&c| s.cands[c].idx)
+                            .collect::<Vec<u32>>()
+                    };
                     match &mut s.best {
                         Some(b) if score == b.score && size == b.size => {
                             b.tied += 1;
@@ -1164,6 +1261,7 @@ fn subset_search(ctx: &PassCtx<'_>, target: Decimal, cands: &[Member]) -> Option
                                 size,
                                 groups: vec![group()],
                                 tied: 1,
+                                considered: Vec::new(),
                             });
                         }
                     }
@@ -1192,15 +1290,25 @@ fn subset_search(ctx: &PassCtx<'_>, target: Decimal, cands: &[Member]) -> Option
         best: None,
     };
     dfs(ctx, &mut s, 0, Decimal::ZERO);
-    s.best
+    s.best.map(|mut b| {
+        b.considered = cands.iter().map(|c| c.idx).collect();
+        b
+    })
 }
 
 /// The reason for a match (or a suggested candidate) of these left and right records.
-fn reason(ctx: &PassCtx<'_>, left: &[Record], right: &[Record], ls: &[u32], rs: &[u32]) -> MatchReason {
+fn reason(
+    ctx: &PassCtx<'_>,
+    left: &[Record],
+    right: &[Record],
+    ls: &[u32],
+    rs: &[u32],
+) -> MatchReason {
     let pass = ctx.pass;
     let sum = |recs: &[Record], ids: &[u32]| {
-        ids.iter()
-            .fold(Decimal::ZERO, |acc, &i| acc.saturating_add(recs[i as usize].amount))
+        ids.iter().fold(Decimal::ZERO, |acc, &i| {
+            acc.saturating_add(recs[i as usize].amount)
+        })
     };
     let (sl, sr) = (sum(left, ls), sum(right, rs));
     let date_field = pass.date.map_or(DateField::BookingDate, |(f, _)| f);
@@ -1215,7 +1323,9 @@ fn reason(ctx: &PassCtx<'_>, left: &[Record], right: &[Record], ls: &[u32], rs: 
         .collect();
     for &l in ls {
         for &r in rs {
-            let d = (day_num(&left[l as usize], date_field) - day_num(&right[r as usize], date_field)).abs();
+            let d = (day_num(&left[l as usize], date_field)
+                - day_num(&right[r as usize], date_field))
+            .abs();
             days = days.max(d);
             for (k, s) in similarities.iter_mut().enumerate() {
                 let a = ctx.sim_left[k][l as usize].as_deref();

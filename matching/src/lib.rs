@@ -214,12 +214,17 @@ impl Matcher {
         if left.len() > limit || right.len() > limit {
             return Err(MatchError::TooManyRecords);
         }
-        engine::run(&self.passes, left, right, progress).map_err(|engine::Stop| MatchError::Cancelled)
+        engine::run(&self.passes, left, right, progress)
+            .map_err(|engine::Stop| MatchError::Cancelled)
     }
 }
 
 /// Validates `rules` and reconciles `left` against `right`.
-pub fn reconcile(rules: &RuleSet, left: &[Record], right: &[Record]) -> Result<MatchOutcome, MatchError> {
+pub fn reconcile(
+    rules: &RuleSet,
+    left: &[Record],
+    right: &[Record],
+) -> Result<MatchOutcome, MatchError> {
     Matcher::new(rules)?.run(left, right)
 }
 

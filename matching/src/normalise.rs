@@ -26,7 +26,11 @@ pub(crate) fn normalise_into(rule: &CompiledReference, raw: &str, out: &mut Stri
             } else if rule.remove_punctuation && !b.is_ascii_alphanumeric() {
                 continue;
             }
-            out.push(if rule.case_fold { b.to_ascii_lowercase() } else { b } as char);
+            out.push(if rule.case_fold {
+                b.to_ascii_lowercase()
+            } else {
+                b
+            } as char);
         }
         return !out.is_empty();
     }

@@ -116,7 +116,9 @@ impl Conditions {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Condition> {
-        Condition::ALL.into_iter().filter(move |c| self.contains(*c))
+        Condition::ALL
+            .into_iter()
+            .filter(move |c| self.contains(*c))
     }
 
     pub fn len(self) -> usize {
@@ -152,7 +154,9 @@ impl Serialize for Conditions {
 
 impl<'de> Deserialize<'de> for Conditions {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Vec::<Condition>::deserialize(deserializer)?.into_iter().collect())
+        Ok(Vec::<Condition>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
     }
 }
 

@@ -281,7 +281,10 @@ pub(crate) fn compile(rules: &RuleSet) -> Result<Vec<CompiledPass>, ValidationEr
     if rules.version != RULE_SET_VERSION {
         errors.add(
             "version",
-            format!("unsupported version {}; this engine reads version {RULE_SET_VERSION}", rules.version),
+            format!(
+                "unsupported version {}; this engine reads version {RULE_SET_VERSION}",
+                rules.version
+            ),
         );
     }
     if rules.passes.is_empty() {
@@ -297,7 +300,10 @@ pub(crate) fn compile(rules: &RuleSet) -> Result<Vec<CompiledPass>, ValidationEr
         } else if name.chars().count() > 200 {
             errors.add(format!("{p}.name"), "must be at most 200 characters");
         } else if !names.insert(name.to_string()) {
-            errors.add(format!("{p}.name"), format!("`{name}` is used by an earlier pass"));
+            errors.add(
+                format!("{p}.name"),
+                format!("`{name}` is used by an earlier pass"),
+            );
         }
         let mut seen = HashSet::new();
         for (j, f) in pass.equal.iter().enumerate() {
@@ -307,20 +313,32 @@ pub(crate) fn compile(rules: &RuleSet) -> Result<Vec<CompiledPass>, ValidationEr
         }
         let tol = pass.amount_tolerance.clone().unwrap_or_default();
         if tol.absolute.is_sign_negative() && !tol.absolute.is_zero() {
-            errors.add(format!("{p}.amount_tolerance.absolute"), "must not be negative");
+            errors.add(
+                format!("{p}.amount_tolerance.absolute"),
+                "must not be negative",
+            );
         }
         if tol.percent < Decimal::ZERO || tol.percent > Decimal::ONE_HUNDRED {
-            errors.add(format!("{p}.amount_tolerance.percent"), "must be between 0 and 100");
+            errors.add(
+                format!("{p}.amount_tolerance.percent"),
+                "must be between 0 and 100",
+            );
         }
         if let Some(w) = &pass.date_window {
             if w.days > MAX_WINDOW_DAYS {
-                errors.add(format!("{p}.date_window.days"), format!("must be at most {MAX_WINDOW_DAYS}"));
+                errors.add(
+                    format!("{p}.date_window.days"),
+                    format!("must be at most {MAX_WINDOW_DAYS}"),
+                );
             }
         }
         let mut seen_sim = HashSet::new();
         for (j, s) in pass.similar.iter().enumerate() {
             if !s.threshold.is_finite() || !(0.0..=1.0).contains(&s.threshold) {
-                errors.add(format!("{p}.similar[{j}].threshold"), "must be between 0 and 1");
+                errors.add(
+                    format!("{p}.similar[{j}].threshold"),
+                    "must be between 0 and 1",
+                );
             }
             if !seen_sim.insert(s.field) {
                 errors.add(format!("{p}.similar[{j}].field"), "is listed twice");
@@ -375,7 +393,9 @@ pub(crate) fn compile(rules: &RuleSet) -> Result<Vec<CompiledPass>, ValidationEr
         let equal_counterparty = pass.equal.contains(&EqualField::Counterparty);
         let has_key = equal_reference || equal_counterparty || reference.is_some();
         match pass.cardinality {
-            Cardinality::OneToMany | Cardinality::ManyToOne if !has_key && pass.date_window.is_none() => {
+            Cardinality::OneToMany | Cardinality::ManyToOne
+                if !has_key && pass.date_window.is_none() =>
+            {
                 errors.add(
                     format!("{p}.cardinality"),
                     "a one_to_many or many_to_one pass needs `equal` (reference or counterparty), \
@@ -401,7 +421,11 @@ pub(crate) fn compile(rules: &RuleSet) -> Result<Vec<CompiledPass>, ValidationEr
             tol_absolute: tol.absolute.max(Decimal::ZERO),
             tol_fraction: tol.percent / Decimal::ONE_HUNDRED,
             date: pass.date_window.as_ref().map(|w| (w.field, w.days)),
-            similar: pass.similar.iter().map(|s| (s.field, s.threshold)).collect(),
+            similar: pass
+                .similar
+                .iter()
+                .map(|s| (s.field, s.threshold))
+                .collect(),
             max_group_size,
             max_candidates,
         });

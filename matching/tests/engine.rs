@@ -13,8 +13,14 @@ const REF_1TO1: &str = r#"{"name": "ref", "cardinality": "one_to_one", "referenc
 
 #[test]
 fn exact_reference_and_amount_match_one_to_one() {
-    let left = [rec("L1", 0, "100.00", Some("INV 1")), rec("L2", 0, "50", Some("INV 2"))];
-    let right = [rec("R2", 0, "50.00", Some("inv-2")), rec("R1", 0, "100", Some("inv1"))];
+    let left = [
+        rec("L1", 0, "100.00", Some("INV 1")),
+        rec("L2", 0, "50", Some("INV 2")),
+    ];
+    let right = [
+        rec("R2", 0, "50.00", Some("inv-2")),
+        rec("R1", 0, "100", Some("inv1")),
+    ];
     let out = run(&one_pass(REF_1TO1), &left, &right);
     assert_eq!(pairs(&out), vec![p(&["L1"], &["R1"]), p(&["L2"], &["R2"])]);
     let m = &out.matches[0];
@@ -51,12 +57,21 @@ fn absolute_tolerance() {
     let rules = one_pass(
         r#"{"name": "t", "cardinality": "one_to_one", "reference": {}, "amount_tolerance": {"absolute": "0.05"}}"#,
     );
-    let left = [rec("L1", 0, "100.00", Some("A")), rec("L2", 0, "100.00", Some("B"))];
-    let right = [rec("R1", 0, "100.05", Some("A")), rec("R2", 0, "99.94", Some("B"))];
+    let left = [
+        rec("L1", 0, "100.00", Some("A")),
+        rec("L2", 0, "100.00", Some("B")),
+    ];
+    let right = [
+        rec("R1", 0, "100.05", Some("A")),
+        rec("R2", 0, "99.94", Some("B")),
+    ];
     let out = run(&rules, &left, &right);
     assert_eq!(pairs(&out), vec![p(&["L1"], &["R1"])]);
     assert_eq!(out.matches[0].reason.amount_difference, dec("-0.05"));
-    assert_eq!(out.matches[0].score, 0.0, "at the edge of the tolerance the amount scores 0");
+    assert_eq!(
+        out.matches[0].score, 0.0,
+        "at the edge of the tolerance the amount scores 0"
+    );
 }
 
 #[test]
@@ -65,7 +80,11 @@ fn percent_tolerance_is_of_the_smaller_amount() {
         r#"{"name": "t", "cardinality": "one_to_one", "reference": {}, "amount_tolerance": {"percent": "1"}}"#,
     );
     // 1 % of 100 = 1: 101 is within; 1 % of 100 for (100, 101.01) is 1 < 1.01: outside.
-    let left = [rec("L1", 0, "100", Some("A")), rec("L2", 0, "100", Some("B")), rec("L3", 0, "-100", Some("C"))];
+    let left = [
+        rec("L1", 0, "100", Some("A")),
+        rec("L2", 0, "100", Some("B")),
+        rec("L3", 0, "-100", Some("C")),
+    ];
     let right = [
         rec("R1", 0, "101", Some("A")),
         rec("R2", 0, "101.01", Some("B")),
@@ -100,16 +119,28 @@ fn date_window_on_booking_and_value_dates() {
     );
     // L1's value date is 5 (booking 0): R1 on day 5 matches by value date; L2 has no value
     // date, so its booking date (0) is used.
-    let left = [with_value_date(rec("L1", 0, "10", Some("A")), 5), rec("L2", 0, "10", Some("B"))];
-    let right = [rec("R1", 5, "10", Some("A")), with_value_date(rec("R2", 9, "10", Some("B")), 1)];
+    let left = [
+        with_value_date(rec("L1", 0, "10", Some("A")), 5),
+        rec("L2", 0, "10", Some("B")),
+    ];
+    let right = [
+        rec("R1", 5, "10", Some("A")),
+        with_value_date(rec("R2", 9, "10", Some("B")), 1),
+    ];
     let out = run(&rules, &left, &right);
     assert_eq!(pairs(&out), vec![p(&["L1"], &["R1"]), p(&["L2"], &["R2"])]);
 }
 
 #[test]
 fn reference_normalisation_steps_can_be_turned_off() {
-    let left = [rec("L1", 0, "1", Some("Ab-1")), rec("L2", 0, "2", Some("X Y"))];
-    let right = [rec("R1", 0, "1", Some("ab1")), rec("R2", 0, "2", Some("x y"))];
+    let left = [
+        rec("L1", 0, "1", Some("Ab-1")),
+        rec("L2", 0, "2", Some("X Y")),
+    ];
+    let right = [
+        rec("R1", 0, "1", Some("ab1")),
+        rec("R2", 0, "2", Some("x y")),
+    ];
     let strict = one_pass(
         r#"{"name": "s", "cardinality": "one_to_one",
             "reference": {"case_fold": false, "remove_spaces": false, "remove_punctuation": false}}"#,
@@ -119,7 +150,10 @@ fn reference_normalisation_steps_can_be_turned_off() {
         r#"{"name": "s", "cardinality": "one_to_one",
             "reference": {"case_fold": true, "remove_spaces": false, "remove_punctuation": false}}"#,
     );
-    assert_eq!(pairs(&run(&fold_only, &left, &right)), vec![p(&["L2"], &["R2"])]);
+    assert_eq!(
+        pairs(&run(&fold_only, &left, &right)),
+        vec![p(&["L2"], &["R2"])]
+    );
     assert_eq!(
         matching::normalise_reference(&Default::default(), "  Re: INV-00 12 / ä "),
         Some("reinv0012ä".to_string())
@@ -156,23 +190,40 @@ fn regex_extracts_the_part_that_matters() {
         extract: Some("[A-Z]{3}\\d+".into()),
         ..Default::default()
     };
-    assert_eq!(matching::normalise_reference(&rule, "x ABC12 y"), Some("abc12".into()));
+    assert_eq!(
+        matching::normalise_reference(&rule, "x ABC12 y"),
+        Some("abc12".into())
+    );
 }
 
 #[test]
 fn equal_fields_are_exact() {
-    let rules = one_pass(r#"{"name": "e", "cardinality": "one_to_one", "equal": ["counterparty", "reference"]}"#);
+    let rules = one_pass(
+        r#"{"name": "e", "cardinality": "one_to_one", "equal": ["counterparty", "reference"]}"#,
+    );
     let left = [
         with_cp(rec("L1", 0, "10", Some("A")), "ACME"),
         with_cp(rec("L2", 0, "10", Some("A")), "Acme"),
         rec("L3", 0, "10", Some("A")),
     ];
-    let right = [with_cp(rec("R1", 0, "10", Some("A")), " ACME "), with_cp(rec("R2", 0, "10", Some("a")), "Acme")];
+    let right = [
+        with_cp(rec("R1", 0, "10", Some("A")), " ACME "),
+        with_cp(rec("R2", 0, "10", Some("a")), "Acme"),
+    ];
     let out = run(&rules, &left, &right);
     assert_eq!(pairs(&out), vec![p(&["L1"], &["R1"])]);
-    assert!(out.matches[0].reason.conditions.contains(Condition::CounterpartyEqual));
-    assert!(out.matches[0].reason.conditions.contains(Condition::ReferenceEqual));
-    assert!(!out.matches[0].reason.conditions.contains(Condition::DateWithinWindow));
+    assert!(out.matches[0]
+        .reason
+        .conditions
+        .contains(Condition::CounterpartyEqual));
+    assert!(out.matches[0]
+        .reason
+        .conditions
+        .contains(Condition::ReferenceEqual));
+    assert!(!out.matches[0]
+        .reason
+        .conditions
+        .contains(Condition::DateWithinWindow));
 }
 
 #[test]
@@ -182,10 +233,17 @@ fn currency_is_never_crossed() {
         r#"{"name": "c", "cardinality": "one_to_one", "amount_tolerance": {"absolute": "1000"}, "equal": ["currency"]}"#,
     );
     let left = [cur(rec("L1", 0, "10", None), "USD")];
-    let right = [cur(rec("R1", 0, "10", None), "EUR"), cur(rec("R2", 0, "15", None), "USD")];
+    let right = [
+        cur(rec("R1", 0, "10", None), "EUR"),
+        cur(rec("R2", 0, "15", None), "USD"),
+    ];
     let out = run(&rules, &left, &right);
     assert_eq!(pairs(&out), vec![p(&["L1"], &["R2"])]);
-    let out = run(&one_pass(REF_1TO1), &[cur(rec("L1", 0, "10", Some("A")), "USD")], &[rec("R1", 0, "10", Some("A"))]);
+    let out = run(
+        &one_pass(REF_1TO1),
+        &[cur(rec("L1", 0, "10", Some("A")), "USD")],
+        &[rec("R1", 0, "10", Some("A"))],
+    );
     assert!(out.matches.is_empty());
     // Summary per currency.
     assert_eq!(out.summary.len(), 2);
@@ -200,7 +258,11 @@ fn pass_without_exact_key_uses_amount_window_and_best_score() {
         r#"{"name": "amt", "cardinality": "one_to_one", "amount_tolerance": {"absolute": "1"}, "date_window": {"days": 5}}"#,
     );
     let left = [rec("L1", 0, "100", None), rec("L2", 0, "500", None)];
-    let right = [rec("R1", 0, "100.50", None), rec("R2", 1, "100", None), rec("R3", 20, "500", None)];
+    let right = [
+        rec("R1", 0, "100.50", None),
+        rec("R2", 1, "100", None),
+        rec("R3", 20, "500", None),
+    ];
     let out = run(&rules, &left, &right);
     // R2: amount 1, date 1-1/6 → 0.9167; R1: amount 0.5, date 1 → 0.75. L2/R3: dates too far.
     assert_eq!(pairs(&out), vec![p(&["L1"], &["R2"])]);
@@ -217,13 +279,29 @@ fn jaro_winkler_threshold() {
     };
     let sim = matching::text_similarity("ACME  Corp payment", "acme corp paymnt");
     assert!(sim > 0.9 && sim < 1.0, "{sim}");
-    let left = [with_desc(rec("L1", 0, "10", Some("A")), "ACME  Corp payment"), rec("L2", 0, "10", Some("B"))];
-    let right = [with_desc(rec("R1", 0, "10", Some("A")), "acme corp paymnt"), with_desc(rec("R2", 0, "10", Some("B")), "x")];
+    let left = [
+        with_desc(rec("L1", 0, "10", Some("A")), "ACME  Corp payment"),
+        rec("L2", 0, "10", Some("B")),
+    ];
+    let right = [
+        with_desc(rec("R1", 0, "10", Some("A")), "acme corp paymnt"),
+        with_desc(rec("R2", 0, "10", Some("B")), "x"),
+    ];
     let out = run(&rules(sim - 1e-9), &left, &right);
-    assert_eq!(pairs(&out), vec![p(&["L1"], &["R1"])], "L2 has no description: fails");
-    assert!(out.matches[0].reason.conditions.contains(Condition::DescriptionSimilar));
+    assert_eq!(
+        pairs(&out),
+        vec![p(&["L1"], &["R1"])],
+        "L2 has no description: fails"
+    );
+    assert!(out.matches[0]
+        .reason
+        .conditions
+        .contains(Condition::DescriptionSimilar));
     assert_eq!(out.matches[0].reason.similarities[0].similarity, sim);
-    assert_eq!(out.matches[0].reason.similarities[0].field, matching::TextField::Description);
+    assert_eq!(
+        out.matches[0].reason.similarities[0].field,
+        matching::TextField::Description
+    );
     assert!(run(&rules(sim + 1e-6), &left, &right).matches.is_empty());
     // Counterparty similarity too.
     let rules = one_pass(
@@ -237,14 +315,25 @@ fn jaro_winkler_threshold() {
 #[test]
 fn ties_become_suggestions_not_matches() {
     let left = [rec("L1", 0, "10", Some("A")), rec("L9", 0, "77", Some("Z"))];
-    let right = [rec("R2", 0, "10", Some("A")), rec("R1", 0, "10", Some("A")), rec("R9", 0, "77", Some("Z"))];
+    let right = [
+        rec("R2", 0, "10", Some("A")),
+        rec("R1", 0, "10", Some("A")),
+        rec("R9", 0, "77", Some("Z")),
+    ];
     let out = run(&one_pass(REF_1TO1), &left, &right);
     assert_eq!(pairs(&out), vec![p(&["L9"], &["R9"])]);
     assert_eq!(out.suggestions.len(), 1);
     let s = &out.suggestions[0];
-    assert_eq!((s.side, s.record.as_str(), s.pass_index), (Side::Left, "L1", 0));
+    assert_eq!(
+        (s.side, s.record.as_str(), s.pass_index),
+        (Side::Left, "L1", 0)
+    );
     let ids: Vec<_> = s.candidates.iter().map(|c| c.records.clone()).collect();
-    assert_eq!(ids, vec![vec!["R1".to_string()], vec!["R2".to_string()]], "ordered by id");
+    assert_eq!(
+        ids,
+        vec![vec!["R1".to_string()], vec!["R2".to_string()]],
+        "ordered by id"
+    );
     assert!(out.unmatched_left.is_empty() && out.unmatched_right.is_empty());
     assert_eq!(out.summary[0].left.suggested, 1);
     assert_eq!(out.summary[0].right.suggested, 2);
@@ -283,13 +372,25 @@ fn waterfall_does_not_offer_matched_records_to_later_passes() {
             {"name": "loose", "cardinality": "one_to_one", "amount_tolerance": {"absolute": "5"}}
         ]}"#,
     );
-    let left = [rec("L1", 0, "100", Some("A")), rec("L2", 0, "100", Some("B"))];
-    let right = [rec("R1", 0, "100", Some("A")), rec("R2", 0, "102", Some("C"))];
+    let left = [
+        rec("L1", 0, "100", Some("A")),
+        rec("L2", 0, "100", Some("B")),
+    ];
+    let right = [
+        rec("R1", 0, "100", Some("A")),
+        rec("R2", 0, "102", Some("C")),
+    ];
     let out = run(&rules, &left, &right);
     // Without the waterfall, L1 and L2 would tie for R2 ... and R1 would tie too.
     assert_eq!(pairs(&out), vec![p(&["L1"], &["R1"]), p(&["L2"], &["R2"])]);
-    assert_eq!((out.matches[0].pass_index, &*out.matches[0].pass_name), (0, "strict"));
-    assert_eq!((out.matches[1].pass_index, &*out.matches[1].pass_name), (1, "loose"));
+    assert_eq!(
+        (out.matches[0].pass_index, &*out.matches[0].pass_name),
+        (0, "strict")
+    );
+    assert_eq!(
+        (out.matches[1].pass_index, &*out.matches[1].pass_name),
+        (1, "loose")
+    );
 }
 
 #[test]
@@ -301,7 +402,11 @@ fn suggested_records_are_withheld_from_later_passes() {
         ]}"#,
     );
     let left = [rec("L1", 0, "100", Some("A"))];
-    let right = [rec("R1", 0, "100", Some("A")), rec("R2", 0, "100", Some("A")), rec("R3", 0, "101", None)];
+    let right = [
+        rec("R1", 0, "100", Some("A")),
+        rec("R2", 0, "100", Some("A")),
+        rec("R3", 0, "101", None),
+    ];
     let out = run(&rules, &left, &right);
     assert!(out.matches.is_empty());
     assert_eq!(out.suggestions.len(), 1);
@@ -355,13 +460,22 @@ fn group_size_and_candidate_bounds_are_respected() {
         ))
     };
     let left = [rec("L1", 0, "6", Some("A"))];
-    let right: Vec<_> = (0..6).map(|i| rec(&format!("R{i}"), 0, "1", Some("A"))).collect();
-    assert!(run(&six(5), &left, &right).matches.is_empty(), "needs 6 records, only 5 allowed");
+    let right: Vec<_> = (0..6)
+        .map(|i| rec(&format!("R{i}"), 0, "1", Some("A")))
+        .collect();
+    assert!(
+        run(&six(5), &left, &right).matches.is_empty(),
+        "needs 6 records, only 5 allowed"
+    );
     assert_eq!(run(&six(6), &left, &right).matches.len(), 1);
     // With max_candidates 2, only two of the candidates are considered: 1 + 1 ≠ 3.
     let left = [rec("L1", 0, "3", Some("A"))];
-    let right: Vec<_> = (0..3).map(|i| rec(&format!("R{i}"), 0, "1", Some("A"))).collect();
-    let capped = one_pass(r#"{"name": "g", "cardinality": "one_to_many", "reference": {}, "max_candidates": 2}"#);
+    let right: Vec<_> = (0..3)
+        .map(|i| rec(&format!("R{i}"), 0, "1", Some("A")))
+        .collect();
+    let capped = one_pass(
+        r#"{"name": "g", "cardinality": "one_to_many", "reference": {}, "max_candidates": 2}"#,
+    );
     assert!(run(&capped, &left, &right).matches.is_empty());
     let uncapped = one_pass(r#"{"name": "g", "cardinality": "one_to_many", "reference": {}}"#);
     assert_eq!(run(&uncapped, &left, &right).matches.len(), 1);
@@ -381,7 +495,11 @@ fn tied_groups_become_a_suggestion() {
     let out = run(&rules, &left, &right);
     assert!(out.matches.is_empty());
     assert_eq!(out.suggestions.len(), 1);
-    let groups: Vec<_> = out.suggestions[0].candidates.iter().map(|c| c.records.clone()).collect();
+    let groups: Vec<_> = out.suggestions[0]
+        .candidates
+        .iter()
+        .map(|c| c.records.clone())
+        .collect();
     assert_eq!(groups, vec![vec!["R1", "R2"], vec!["R3", "R4"]]);
     // A smaller group beats a larger one with the same score.
     let right = [
@@ -392,7 +510,9 @@ fn tied_groups_become_a_suggestion() {
         rec("R5", 0, "0.5", Some("A")),
         rec("R6", 0, "3.5", Some("A")),
     ];
-    let rules = one_pass(r#"{"name": "g", "cardinality": "one_to_many", "reference": {}, "max_group_size": 3}"#);
+    let rules = one_pass(
+        r#"{"name": "g", "cardinality": "one_to_many", "reference": {}, "max_group_size": 3}"#,
+    );
     let left = [rec("L1", 0, "10", Some("A"))];
     let out = run(&rules, &left, &right);
     assert_eq!(pairs(&out), vec![p(&["L1"], &["R1", "R2"])]);
@@ -412,7 +532,10 @@ fn competing_targets_are_settled_best_first() {
         rec("R4", 3, "8", Some("A")),
     ];
     let out = run(&rules, &left, &right);
-    assert_eq!(pairs(&out), vec![p(&["L1"], &["R3", "R4"]), p(&["L2"], &["R1", "R2"])]);
+    assert_eq!(
+        pairs(&out),
+        vec![p(&["L1"], &["R3", "R4"]), p(&["L2"], &["R1", "R2"])]
+    );
 }
 
 #[test]
@@ -440,8 +563,12 @@ fn many_to_many_by_reference() {
 
 #[test]
 fn progress_is_reported_and_cancellation_stops() {
-    let left: Vec<_> = (0..20_000).map(|i| rec(&format!("L{i}"), 0, "1", Some(&format!("r{i}")))).collect();
-    let right: Vec<_> = (0..20_000).map(|i| rec(&format!("R{i}"), 0, "1", Some(&format!("r{i}")))).collect();
+    let left: Vec<_> = (0..20_000)
+        .map(|i| rec(&format!("L{i}"), 0, "1", Some(&format!("r{i}"))))
+        .collect();
+    let right: Vec<_> = (0..20_000)
+        .map(|i| rec(&format!("R{i}"), 0, "1", Some(&format!("r{i}"))))
+        .collect();
     let rules = one_pass(REF_1TO1);
     let calls = Cell::new(0u32);
     let out = matching::reconcile_with_progress(&rules, &left, &right, &|p| {
@@ -479,8 +606,18 @@ fn outcome_is_independent_of_input_order() {
     let mut right = vec![];
     for i in 0..60 {
         let r = format!("ref{}", i % 7);
-        left.push(rec(&format!("L{i:02}"), i % 4, &format!("{}", 10 + i % 5), Some(&r)));
-        right.push(rec(&format!("R{i:02}"), i % 3, &format!("{}.5", 10 + i % 6), Some(&r)));
+        left.push(rec(
+            &format!("L{i:02}"),
+            i % 4,
+            &format!("{}", 10 + i % 5),
+            Some(&r),
+        ));
+        right.push(rec(
+            &format!("R{i:02}"),
+            i % 3,
+            &format!("{}.5", 10 + i % 6),
+            Some(&r),
+        ));
     }
     let a = run(&rules, &left, &right);
     left.reverse();
@@ -488,24 +625,39 @@ fn outcome_is_independent_of_input_order() {
     let b = run(&rules, &left, &right);
     assert_eq!(pairs(&a), pairs(&b));
     let subjects = |o: &matching::MatchOutcome| {
-        let mut v: Vec<_> = o.suggestions.iter().map(|s| (s.pass_index, s.side, s.record.clone())).collect();
+        let mut v: Vec<_> = o
+            .suggestions
+            .iter()
+            .map(|s| (s.pass_index, s.side, s.record.clone()))
+            .collect();
         v.sort();
         v
     };
     assert_eq!(subjects(&a), subjects(&b));
     // And the same input gives the very same outcome, serialised.
     let c = run(&rules, &left, &right);
-    assert_eq!(serde_json::to_string(&b).unwrap(), serde_json::to_string(&c).unwrap());
+    assert_eq!(
+        serde_json::to_string(&b).unwrap(),
+        serde_json::to_string(&c).unwrap()
+    );
 }
 
 #[test]
 fn outcome_serialises_amounts_as_strings() {
-    let out = run(&one_pass(REF_1TO1), &[rec("L1", 0, "1.10", Some("A"))], &[rec("R1", 0, "1.1", Some("A"))]);
+    let out = run(
+        &one_pass(REF_1TO1),
+        &[rec("L1", 0, "1.10", Some("A"))],
+        &[rec("R1", 0, "1.1", Some("A"))],
+    );
     let v = serde_json::to_value(&out).unwrap();
     assert_eq!(v["matches"][0]["reason"]["amount_difference"], "0.00");
     assert_eq!(
         v["matches"][0]["reason"]["conditions"],
-        serde_json::json!(["currency_equal", "reference_normalised_equal", "amount_within_tolerance"])
+        serde_json::json!([
+            "currency_equal",
+            "reference_normalised_equal",
+            "amount_within_tolerance"
+        ])
     );
     assert_eq!(v["matches"][0]["pass_name"], "ref");
     let back: matching::MatchOutcome = serde_json::from_value(v.clone()).unwrap();

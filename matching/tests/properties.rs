@@ -12,7 +12,14 @@ use proptest::prelude::*;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-const REFS: [Option<&str>; 6] = [Some("A-1"), Some("a 1"), Some("B.2"), Some("b2"), Some("C3"), None];
+const REFS: [Option<&str>; 6] = [
+    Some("A-1"),
+    Some("a 1"),
+    Some("B.2"),
+    Some("b2"),
+    Some("C3"),
+    None,
+];
 const BASES: [i64; 3] = [1000, 2000, -1000];
 
 #[derive(Debug, Clone)]
@@ -25,27 +32,27 @@ struct Gen {
 }
 
 fn arb_gen() -> impl Strategy<Value = Gen> {
-    (0..REFS.len(), prop::bool::weighted(0.1), 0..BASES.len(), -2i64..=2, 0i64..4).prop_map(
-        |(reference, usd, base, delta, day)| Gen {
+    (
+        0..REFS.len(),
+        prop::bool::weighted(0.1),
+        0..BASES.len(),
+        -2i64..=2,
+        0i64..4,
+    )
+        .prop_map(|(reference, usd, base, delta, day)| Gen {
             reference,
             usd,
             base,
             delta,
             day,
-        },
-    )
+        })
 }
 
 fn build(prefix: &str, gens: &[Gen]) -> Vec<Record> {
     gens.iter()
         .enumerate()
         .map(|(i, g)| {
-            let mut r = rec(
-                &format!("{prefix}{i}"),
-                g.day,
-                "0",
-                REFS[g.reference],
-            );
+            let mut r = rec(&format!("{prefix}{i}"), g.day, "0", REFS[g.reference]);
             r.amount = Decimal::new(BASES[g.base] + g.delta, 2);
             if g.usd {
                 r.currency = Currency::parse("USD").unwrap();
@@ -73,7 +80,13 @@ fn arb_group_gen() -> impl Strategy<Value = GroupGen> {
     let key = prop_oneof![6 => Just(0usize), 2 => Just(1usize), 1 => Just(2usize)];
     let cents = prop_oneof![6 => Just(0i64), 1 => Just(-1i64), 1 => Just(1i64)];
     (key, prop::bool::weighted(0.05), 0..6usize, cents, 0i64..2).prop_map(
-        |(key, usd, amount, cents, day)| GroupGen { key, usd, amount, cents, day },
+        |(key, usd, amount, cents, day)| GroupGen {
+            key,
+            usd,
+            amount,
+            cents,
+            day,
+        },
     )
 }
 
@@ -125,7 +138,10 @@ fn rules_for(p: &Params, cardinality: &str, extra: &str) -> RuleSet {
 }
 
 fn norm(s: &str) -> String {
-    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 fn key_ok(p: &Params, l: &Record, r: &Record) -> bool {
@@ -142,7 +158,8 @@ fn key_ok(p: &Params, l: &Record, r: &Record) -> bool {
 }
 
 fn allowed(p: &Params, a: Decimal, b: Decimal) -> Decimal {
-    p.abs.max(p.pct / Decimal::ONE_HUNDRED * a.abs().min(b.abs()))
+    p.abs
+        .max(p.pct / Decimal::ONE_HUNDRED * a.abs().min(b.abs()))
 }
 
 fn amount_component(p: &Params, a: Decimal, b: Decimal) -> Option<f64> {
@@ -212,7 +229,11 @@ fn oracle_one_to_one(p: &Params, left: &[Record], right: &[Record]) -> Decided {
                 if !al[l] {
                     return None;
                 }
-                best(&mut (0..right.len()).filter(|&r| ar[r]).filter_map(|r| s[l][r].map(|x| (r, x))))
+                best(
+                    &mut (0..right.len())
+                        .filter(|&r| ar[r])
+                        .filter_map(|r| s[l][r].map(|x| (r, x))),
+                )
             })
             .collect();
         let br: Vec<_> = (0..right.len())
@@ -220,12 +241,16 @@ fn oracle_one_to_one(p: &Params, left: &[Record], right: &[Record]) -> Decided {
                 if !ar[r] {
                     return None;
                 }
-                best(&mut (0..left.len()).filter(|&l| al[l]).filter_map(|l| s[l][r].map(|x| (l, x))))
+                best(
+                    &mut (0..left.len())
+                        .filter(|&l| al[l])
+                        .filter_map(|l| s[l][r].map(|x| (l, x))),
+                )
             })
             .collect();
         let mut new = vec![];
-        for l in 0..left.len() {
-            if let Some((_, v)) = &bl[l] {
+        for (l, b) in bl.iter().enumerate() {
+            if let Some((_, v)) = b {
                 if v.len() == 1 {
                     let r = v[0];
                     if let Some((_, w)) = &br[r] {
@@ -269,8 +294,14 @@ fn oracle_one_to_one(p: &Params, left: &[Record], right: &[Record]) -> Decided {
             return Decided {
                 pairs,
                 suggestions,
-                unmatched_left: (0..left.len()).filter(|&l| wl[l]).map(|l| left[l].id.clone()).collect(),
-                unmatched_right: (0..right.len()).filter(|&r| wr[r]).map(|r| right[r].id.clone()).collect(),
+                unmatched_left: (0..left.len())
+                    .filter(|&l| wl[l])
+                    .map(|l| left[l].id.clone())
+                    .collect(),
+                unmatched_right: (0..right.len())
+                    .filter(|&r| wr[r])
+                    .map(|r| right[r].id.clone())
+                    .collect(),
             };
         }
         for (l, r) in new {
@@ -307,9 +338,101 @@ fn decided(out: &MatchOutcome) -> Decided {
     }
 }
 
+type GroupDecision = (
+    BTreeSet<(String, Vec<String>)>,
+    BTreeSet<(String, Vec<Vec<String>>)>,
+);
+
+/// 1:N (or N:1, with the sides swapped) by brute force: repeatedly take the target whose best
+/// group (over all subsets of its available candidates) ranks first by score, then fewer
+/// records, then target id; confirm it when unique, else suggest the (first ten) tied groups.
+fn oracle_groups(
+    p: &Params,
+    targets: &[Record],
+    members: &[Record],
+    max_group: usize,
+) -> GroupDecision {
+    let mut avail_t = vec![true; targets.len()];
+    let mut avail_m = vec![true; members.len()];
+    let (mut matches, mut suggestions) = (BTreeSet::new(), BTreeSet::new());
+    let mut by_id: Vec<usize> = (0..targets.len()).collect();
+    by_id.sort_by(|&a, &b| targets[a].id.cmp(&targets[b].id));
+    loop {
+        // (score, size, id rank, target, tied groups)
+        let mut pick: Option<(f64, usize, usize, usize, Vec<Vec<usize>>)> = None;
+        for (rank, &t) in by_id.iter().enumerate() {
+            if !avail_t[t] {
+                continue;
+            }
+            let tr = &targets[t];
+            let mut cands: Vec<usize> = (0..members.len())
+                .filter(|&m| {
+                    avail_m[m] && key_ok(p, tr, &members[m]) && days(tr, &members[m]) <= p.window
+                })
+                .collect();
+            cands.sort_by(|&a, &b| members[a].id.cmp(&members[b].id));
+            let n = cands.len();
+            let mut subsets: Vec<Vec<usize>> = (0u32..(1 << n))
+                .map(|mask| (0..n).filter(|&k| mask & (1 << k) != 0).collect::<Vec<_>>())
+                .filter(|s: &Vec<usize>| s.len() >= 2 && s.len() <= max_group)
+                .collect();
+            subsets.sort();
+            let mut best: Option<(f64, usize, Vec<Vec<usize>>)> = None;
+            for sub in subsets {
+                let sum: Decimal = sub.iter().map(|&k| members[cands[k]].amount).sum();
+                let Some(ac) = amount_component(p, sum, tr.amount) else {
+                    continue;
+                };
+                let date_sum: i64 = sub
+                    .iter()
+                    .map(|&k| p.window + 1 - days(tr, &members[cands[k]]))
+                    .sum();
+                let sc = score(ac, date_sum, sub.len(), p.window);
+                let group: Vec<usize> = sub.iter().map(|&k| cands[k]).collect();
+                match &mut best {
+                    Some((bs, bn, v)) if sc == *bs && sub.len() == *bn => v.push(group),
+                    Some((bs, bn, _)) if sc < *bs || (sc == *bs && sub.len() > *bn) => {}
+                    _ => best = Some((sc, sub.len(), vec![group])),
+                }
+            }
+            if let Some((sc, size, tied)) = best {
+                let better = match &pick {
+                    None => true,
+                    Some((ps, pn, _, _, _)) => sc > *ps || (sc == *ps && size < *pn),
+                };
+                if better {
+                    pick = Some((sc, size, rank, t, tied));
+                }
+            }
+        }
+        let Some((_, _, _, t, mut tied)) = pick else {
+            return (matches, suggestions);
+        };
+        avail_t[t] = false;
+        let ids = |g: &Vec<usize>| g.iter().map(|&m| members[m].id.clone()).collect::<Vec<_>>();
+        if tied.len() == 1 {
+            for &m in &tied[0] {
+                avail_m[m] = false;
+            }
+            matches.insert((targets[t].id.clone(), ids(&tied[0])));
+        } else {
+            tied.truncate(matching::MAX_LISTED_TIES);
+            for g in &tied {
+                for &m in g {
+                    avail_m[m] = false;
+                }
+            }
+            suggestions.insert((targets[t].id.clone(), tied.iter().map(ids).collect()));
+        }
+    }
+}
+
 /// 600 cases, or `PROPTEST_CASES`.
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(600)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600)
 }
 
 proptest! {
@@ -401,6 +524,41 @@ proptest! {
                 prop_assert_eq!(listed, tied);
             }
         }
+    }
+
+    /// 1:N and N:1 with several targets competing for members: the engine decides exactly
+    /// what the brute-force oracle decides.
+    #[test]
+    fn group_passes_equal_brute_force_oracle(
+        tg in prop::collection::vec(arb_group_gen(), 0..5),
+        mg in prop::collection::vec(arb_group_gen(), 0..12),
+        p in arb_params(),
+        many_to_one in any::<bool>(),
+        max_group in 2usize..5,
+    ) {
+        let p = Params { use_ref: true, ..p };
+        let (targets, members) = if many_to_one {
+            (build_group("R", &tg, &TARGETS), build_group("L", &mg, &MEMBERS))
+        } else {
+            (build_group("L", &tg, &TARGETS), build_group("R", &mg, &MEMBERS))
+        };
+        let cardinality = if many_to_one { "many_to_one" } else { "one_to_many" };
+        let rules = rules_for(&p, cardinality, &format!(r#", "max_group_size": {max_group}"#));
+        let out = if many_to_one { run(&rules, &members, &targets) } else { run(&rules, &targets, &members) };
+        let mut got_matches = BTreeSet::new();
+        for m in &out.matches {
+            let (t, g) = if many_to_one { (&m.right, &m.left) } else { (&m.left, &m.right) };
+            prop_assert_eq!(t.len(), 1);
+            got_matches.insert((t[0].clone(), g.clone()));
+        }
+        let got_suggestions: BTreeSet<(String, Vec<Vec<String>>)> = out
+            .suggestions
+            .iter()
+            .map(|s| (s.record.clone(), s.candidates.iter().map(|c| c.records.clone()).collect()))
+            .collect();
+        let (want_matches, want_suggestions) = oracle_groups(&p, &targets, &members, max_group);
+        prop_assert_eq!(got_matches, want_matches);
+        prop_assert_eq!(got_suggestions, want_suggestions);
     }
 
     /// Group passes on many records: invariants (no record twice, every input record exactly

@@ -8,7 +8,11 @@ use serde_json::json;
 fn paths(value: serde_json::Value) -> Vec<String> {
     match RuleSet::from_json_value(&value) {
         Ok(_) => vec![],
-        Err(e) => e.errors.into_iter().map(|e| format!("{}: {}", e.path, e.message)).collect(),
+        Err(e) => e
+            .errors
+            .into_iter()
+            .map(|e| format!("{}: {}", e.path, e.message))
+            .collect(),
     }
 }
 
@@ -50,7 +54,10 @@ fn crate_doc_example_parses_and_validates() {
     let rules = RuleSet::from_json_str(text).unwrap();
     assert_eq!(rules.version, 1);
     assert_eq!(rules.passes.len(), 4);
-    assert_eq!(rules.passes[1].date_window.as_ref().unwrap().field, DateField::ValueDate);
+    assert_eq!(
+        rules.passes[1].date_window.as_ref().unwrap().field,
+        DateField::ValueDate
+    );
     assert_eq!(rules.passes[2].cardinality, Cardinality::OneToMany);
     assert_eq!(
         rules.passes[1].amount_tolerance.as_ref().unwrap().percent,
@@ -81,7 +88,10 @@ fn percent_out_of_range_is_reported_with_its_path() {
         {"name": "a", "cardinality": "one_to_one"},
         {"name": "b", "cardinality": "one_to_one", "amount_tolerance": {"percent": "120"}}
     ]}));
-    assert_eq!(errors, vec!["passes[1].amount_tolerance.percent: must be between 0 and 100"]);
+    assert_eq!(
+        errors,
+        vec!["passes[1].amount_tolerance.percent: must be between 0 and 100"]
+    );
     let errors = paths(json!({"version": 1, "passes": [
         {"name": "a", "cardinality": "one_to_one", "amount_tolerance": {"percent": "-1", "absolute": "-0.01"}}
     ]}));
@@ -134,7 +144,10 @@ fn every_problem_is_reported_at_once() {
 
 #[test]
 fn empty_pass_list_is_invalid() {
-    assert_eq!(paths(json!({"version": 1, "passes": []})), vec!["passes: must hold at least one pass"]);
+    assert_eq!(
+        paths(json!({"version": 1, "passes": []})),
+        vec!["passes: must hold at least one pass"]
+    );
 }
 
 #[test]
@@ -144,11 +157,21 @@ fn shape_errors_point_at_the_pass() {
         {"name": "b", "cardinality": "one_to_one", "amount_tolerence": {"absolute": "1"}}
     ]}));
     assert_eq!(errors.len(), 1);
-    assert!(errors[0].starts_with("passes[1]: unknown field `amount_tolerence`"), "{errors:?}");
-    let errors = paths(json!({"version": 1, "passes": [{"name": "a", "cardinality": "one_to_few"}]}));
-    assert!(errors[0].starts_with("passes[0]: unknown variant `one_to_few`"), "{errors:?}");
+    assert!(
+        errors[0].starts_with("passes[1]: unknown field `amount_tolerence`"),
+        "{errors:?}"
+    );
+    let errors =
+        paths(json!({"version": 1, "passes": [{"name": "a", "cardinality": "one_to_few"}]}));
+    assert!(
+        errors[0].starts_with("passes[0]: unknown variant `one_to_few`"),
+        "{errors:?}"
+    );
     let errors = paths(json!({"passes": []}));
-    assert!(errors[0].starts_with(": missing field `version`"), "{errors:?}");
+    assert!(
+        errors[0].starts_with(": missing field `version`"),
+        "{errors:?}"
+    );
     assert!(RuleSet::from_json_str("{not json").is_err());
 }
 

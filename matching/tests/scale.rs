@@ -13,7 +13,12 @@ fn side(prefix: &str, n: usize, shift: i64) -> Vec<Record> {
         .map(|i| {
             // A cheap deterministic scramble so neither side is in reference order.
             let k = (i as u64).wrapping_mul(2_654_435_761) % n as u64;
-            let mut r = rec(&format!("{prefix}{i}"), (k % 28) as i64 + shift, "0", Some(&format!("INV-{k:07}")));
+            let mut r = rec(
+                &format!("{prefix}{i}"),
+                (k % 28) as i64 + shift,
+                "0",
+                Some(&format!("INV-{k:07}")),
+            );
             r.amount = Decimal::new(1_000 + (k as i64 * 37) % 1_000_000, 2);
             r
         })
@@ -40,7 +45,10 @@ fn one_to_one_on_100k_by_100k_finishes() {
     let start = Instant::now();
     let out = matching::reconcile(&rules, &left, &right).unwrap();
     let elapsed = start.elapsed();
-    eprintln!("1:1 on {n} x {n}: {elapsed:?}, {} matches", out.matches.len());
+    eprintln!(
+        "1:1 on {n} x {n}: {elapsed:?}, {} matches",
+        out.matches.len()
+    );
     assert_eq!(out.matches.len(), n - n / 100);
     assert_eq!(out.unmatched_left.len(), n / 100);
     assert!(out.suggestions.is_empty());

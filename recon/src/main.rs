@@ -1,1 +1,322 @@
-fn main() {}
+//! `recon`: every role of Recon behind one command. With no subcommand it runs all roles in one
+//! process (embedded mode: no Kafka needed, and no database configuration needed either).
+
+mod database;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use commands::CommandStore;
+use database::{Database, DatabaseMode};
+use projections::follower::FollowerConfig;
+use projections::kafka::KafkaProjectorConfig;
+use relay::RelayConfig;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+#[derive(Parser)]
+#[command(name = "recon", version, about = "Recon: event-sourced data reconciliation")]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    role: Option<Role>,
+}
+
+#[derive(Args, Clone)]
+struct Config {
+    /// PostgreSQL URL. Unset: a PostgreSQL on localhost if one answers, else a private cluster.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// `private` always uses the private cluster in the data directory.
+    #[arg(long, env = "RECON_DATABASE", value_enum, default_value = "auto", global = true)]
+    database: DatabaseMode,
+    /// Where the private PostgreSQL cluster (and, later, uploaded files) live.
+    #[arg(long, env = "RECON_DATA_DIR", default_value = "recon-data", global = true)]
+    data_dir: PathBuf,
+    #[arg(long, env = "RECON_DB_MAX_CONNECTIONS", default_value_t = 20, global = true)]
+    db_max_connections: u32,
+    /// Kafka bootstrap servers. Set: events travel store → relay → Kafka → projector.
+    #[arg(long, env = "KAFKA_BROKERS", global = true)]
+    kafka_brokers: Option<String>,
+    #[arg(long, env = "RECON_KAFKA_TOPIC", default_value = "recon.events", global = true)]
+    kafka_topic: String,
+    #[arg(long, env = "RECON_KAFKA_PARTITIONS", default_value_t = 3, global = true)]
+    kafka_partitions: i32,
+    #[arg(long, env = "RECON_KAFKA_REPLICATION", default_value_t = 1, global = true)]
+    kafka_replication: i32,
+    #[arg(long, env = "RECON_CONSUMER_GROUP", default_value = "recon-projections", global = true)]
+    consumer_group: String,
+    /// Relays with the same name share one leader lock and one checkpoint.
+    #[arg(long, env = "RECON_RELAY_NAME", default_value = "default", global = true)]
+    relay_name: String,
+    #[arg(long, env = "RECON_HTTP_ADDR", default_value = "127.0.0.1:8080", global = true)]
+    http_addr: String,
+    #[arg(long, env = "RECON_HTTP_WORKERS", default_value_t = 2, global = true)]
+    http_workers: usize,
+}
+
+#[derive(Subcommand)]
+enum Role {
+    /// The HTTP API.
+    Serve,
+    /// Publish committed events to Kafka (one leader, any number of standbys).
+    Relay,
+    /// Maintain the read models: from Kafka with KAFKA_BROKERS, else straight from the store.
+    Project,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Audit: an aggregate's history and past states.
+    Replay {
+        #[command(subcommand)]
+        command: ReplayCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReplayCommand {
+    /// Print an aggregate's events with their metadata.
+    History {
+        aggregate_id: String,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an aggregate's state at a version or a time (default: now).
+    State {
+        aggregate_id: String,
+        #[arg(long, conflicts_with = "at")]
+        version: Option<u64>,
+        /// RFC 3339 time, e.g. 2026-01-31T23:59:59Z.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RECON_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let config = cli.config;
+    let db = database::resolve(config.database_url.as_deref(), config.database, &config.data_dir, config.db_max_connections).await?;
+    let result = run_role(cli.role, &config, &db).await;
+    if let Some(cluster) = &db.private_cluster {
+        db.pool.close().await;
+        cluster.stop();
+    }
+    result
+}
+
+async fn run_role(role: Option<Role>, config: &Config, db: &Database) -> Result<ExitCode> {
+    if let Some(Role::Replay { command }) = role {
+        return replay(&db.pool, command).await;
+    }
+    let applied = commands::migrations::migrate(&db.pool).await.context("applying migrations")?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    let (stop, shutdown) = watch::channel(false);
+    let mut roles: Vec<JoinHandle<Result<()>>> = Vec::new();
+    let store = Arc::new(CommandStore::new(db.pool.clone()));
+    let mut server = None;
+    match role {
+        Some(Role::Migrate) => return Ok(ExitCode::SUCCESS),
+        Some(Role::Replay { .. }) => unreachable!("handled above"),
+        Some(Role::Serve) => server = Some(start_api(config, store.clone())?),
+        Some(Role::Relay) => roles.push(start_relay(config, db, shutdown.clone())?),
+        Some(Role::Project) => roles.push(start_projector(config, db, &store, shutdown.clone())),
+        None => {
+            if config.kafka_brokers.is_some() {
+                roles.push(start_relay(config, db, shutdown.clone())?);
+            }
+            roles.push(start_projector(config, db, &store, shutdown.clone()));
+            server = Some(start_api(config, store.clone())?);
+        }
+    }
+    let handle = server.as_ref().map(|s| s.handle());
+    let server_task = server.map(tokio::spawn);
+    // Run until a signal, or until a role ends on its own (an error).
+    let failed = tokio::select! {
+        _ = shutdown_signal() => None,
+        ended = futures_first(&mut roles) => Some(ended),
+    };
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    if let Some(handle) = handle {
+        handle.stop(true).await;
+    }
+    if let Some(task) = server_task {
+        let _ = task.await;
+    }
+    for role in roles {
+        let _ = tokio::time::timeout(Duration::from_secs(10), role).await;
+    }
+    match failed {
+        Some(Err(e)) => Err(e),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Waits for the first role task to end (roles run until shutdown, so ending is a failure).
+async fn futures_first(roles: &mut Vec<JoinHandle<Result<()>>>) -> Result<()> {
+    if roles.is_empty() {
+        return std::future::pending().await;
+    }
+    let (result, index, _) = futures::future::select_all(roles.iter_mut()).await;
+    roles.remove(index);
+    match result {
+        Ok(inner) => inner.and(Err(anyhow::anyhow!("a role stopped unexpectedly"))),
+        Err(e) => Err(anyhow::anyhow!("a role panicked: {e}")),
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn start_api(config: &Config, store: Arc<CommandStore>) -> Result<actix_web::dev::Server> {
+    let listener = TcpListener::bind(&config.http_addr).with_context(|| format!("binding {}", config.http_addr))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "HTTP API listening");
+    // Printed on stdout so scripts and tests can find a port chosen with :0.
+    println!("recon listening on http://{addr}");
+    let state = actix_web::web::Data::new(api::AppState::new(store));
+    Ok(api::serve(listener, state, config.http_workers)?)
+}
+
+fn kafka_brokers(config: &Config) -> Result<String> {
+    config
+        .kafka_brokers
+        .clone()
+        .context("the relay needs KAFKA_BROKERS (host:port of the Kafka bootstrap servers)")
+}
+
+fn start_relay(config: &Config, db: &Database, shutdown: watch::Receiver<bool>) -> Result<JoinHandle<Result<()>>> {
+    let relay_config = RelayConfig {
+        brokers: kafka_brokers(config)?,
+        topic: config.kafka_topic.clone(),
+        partitions: config.kafka_partitions,
+        replication: config.kafka_replication,
+        name: config.relay_name.clone(),
+        batch_size: 1000,
+        idle_poll: Duration::from_millis(250),
+    };
+    let pool = db.pool.clone();
+    Ok(tokio::spawn(async move {
+        relay::run(pool, relay_config, shutdown).await.context("relay")
+    }))
+}
+
+fn start_projector(config: &Config, db: &Database, store: &CommandStore, shutdown: watch::Receiver<bool>) -> JoinHandle<Result<()>> {
+    let pool = db.pool.clone();
+    match &config.kafka_brokers {
+        Some(brokers) => {
+            let kafka = KafkaProjectorConfig {
+                brokers: brokers.clone(),
+                topic: config.kafka_topic.clone(),
+                group_id: config.consumer_group.clone(),
+                batch_max: 500,
+                batch_linger: Duration::from_millis(20),
+            };
+            tokio::spawn(async move { projections::kafka::run(pool, kafka, shutdown).await.context("projector") })
+        }
+        None => {
+            let commits = store.commit_signal();
+            tokio::spawn(async move {
+                projections::follower::run(pool, commits, FollowerConfig::default(), shutdown).await;
+                Ok(())
+            })
+        }
+    }
+}
+
+async fn replay(pool: &sqlx::PgPool, command: ReplayCommand) -> Result<ExitCode> {
+    match command {
+        ReplayCommand::History { aggregate_id, json } => {
+            let events = match replay::history(pool, &aggregate_id).await {
+                Ok(events) => events,
+                Err(e) => return user_error(e),
+            };
+            for event in &events {
+                if json {
+                    println!("{}", serde_json::to_string(event)?);
+                } else {
+                    println!("{}", replay::describe(event));
+                }
+            }
+        }
+        ReplayCommand::State { aggregate_id, version, at } => {
+            let as_of = match (version, at) {
+                (Some(v), _) => replay::AsOf::Version(v),
+                (None, Some(at)) => match chrono::DateTime::parse_from_rfc3339(&at) {
+                    Ok(t) => replay::AsOf::Time(t.with_timezone(&chrono::Utc)),
+                    Err(e) => {
+                        eprintln!("error: --at `{at}` is not an RFC 3339 time (e.g. 2026-01-31T23:59:59Z): {e}");
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+                (None, None) => replay::AsOf::Latest,
+            };
+            match replay::state(pool, &aggregate_id, as_of).await {
+                Ok(state) => println!("{}", serde_json::to_string_pretty(&state)?),
+                Err(e) => return user_error(e),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn user_error(e: replay::ReplayError) -> Result<ExitCode> {
+    match e {
+        replay::ReplayError::Database(e) => Err(e.into()),
+        other => {
+            eprintln!("error: {other}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}

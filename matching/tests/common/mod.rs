@@ -97,17 +97,26 @@ pub fn check_partition(out: &MatchOutcome, left: &[Record], right: &[Record]) {
     let mut where_r: HashMap<&str, &str> = HashMap::new();
     for m in &out.matches {
         for id in &m.left {
-            assert!(where_l.insert(id, "match").is_none(), "left {id} in two matches");
+            assert!(
+                where_l.insert(id, "match").is_none(),
+                "left {id} in two matches"
+            );
         }
         for id in &m.right {
-            assert!(where_r.insert(id, "match").is_none(), "right {id} in two matches");
+            assert!(
+                where_r.insert(id, "match").is_none(),
+                "right {id} in two matches"
+            );
         }
         assert!((0.0..=1.0).contains(&m.score));
     }
     let mut sugg_l: HashSet<&str> = HashSet::new();
     let mut sugg_r: HashSet<&str> = HashSet::new();
     for s in &out.suggestions {
-        assert!(s.candidates.len() >= 2, "a suggestion lists at least two tied candidates");
+        assert!(
+            s.candidates.len() >= 2,
+            "a suggestion lists at least two tied candidates"
+        );
         let (subject_set, other_set) = match s.side {
             domain::records::Side::Left => (&mut sugg_l, &mut sugg_r),
             domain::records::Side::Right => (&mut sugg_r, &mut sugg_l),
@@ -120,19 +129,36 @@ pub fn check_partition(out: &MatchOutcome, left: &[Record], right: &[Record]) {
         }
     }
     for id in sugg_l {
-        assert!(where_l.insert(id, "suggestion").is_none(), "left {id} matched and suggested");
+        assert!(
+            where_l.insert(id, "suggestion").is_none(),
+            "left {id} matched and suggested"
+        );
     }
     for id in sugg_r {
-        assert!(where_r.insert(id, "suggestion").is_none(), "right {id} matched and suggested");
+        assert!(
+            where_r.insert(id, "suggestion").is_none(),
+            "right {id} matched and suggested"
+        );
     }
     for id in &out.unmatched_left {
         assert!(where_l.insert(id, "unmatched").is_none(), "left {id} twice");
     }
     for id in &out.unmatched_right {
-        assert!(where_r.insert(id, "unmatched").is_none(), "right {id} twice");
+        assert!(
+            where_r.insert(id, "unmatched").is_none(),
+            "right {id} twice"
+        );
     }
-    assert_eq!(where_l.len(), left.len(), "every left record accounted for once");
-    assert_eq!(where_r.len(), right.len(), "every right record accounted for once");
+    assert_eq!(
+        where_l.len(),
+        left.len(),
+        "every left record accounted for once"
+    );
+    assert_eq!(
+        where_r.len(),
+        right.len(),
+        "every right record accounted for once"
+    );
     for r in left {
         assert!(where_l.contains_key(r.id.as_str()));
     }
