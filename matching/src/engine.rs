@@ -880,9 +880,9 @@ impl<'a> Engine<'a> {
                 cands.truncate(pass.max_candidates);
             }
             cands.sort_by(|x, y| {
-                members[x.idx as usize]
-                    .id
-                    .cmp(&members[y.idx as usize].id)
+                x.amount
+                    .cmp(&y.amount)
+                    .then_with(|| members[x.idx as usize].id.cmp(&members[y.idx as usize].id))
                     .then(x.idx.cmp(&y.idx))
             });
             subset_search(ctx, targets[t as usize].amount, &cands)
@@ -936,8 +936,11 @@ impl<'a> Engine<'a> {
                             Side::Left => (vec![t], g.clone()),
                             Side::Right => (g.clone(), vec![t]),
                         };
+                        let mut records: Vec<String> =
+                            g.iter().map(|&m| members[m as usize].id.clone()).collect();
+                        records.sort();
                         Candidate {
-                            records: g.iter().map(|&m| members[m as usize].id.clone()).collect(),
+                            records,
                             score: f.score,
                             reason: reason(ctx, left, right, &ls, &rs),
                         }
@@ -1190,110 +1193,122 @@ impl PartialEq for Pending {
 impl Eq for Pending {}
 
 /// Bounded subset-sum over signed amounts: groups of 2..=max_group_size candidates whose sum is
-/// within the pass tolerance of `target`. Depth-first in candidate order; a branch is cut when
-/// even all remaining positive (or negative) amounts could not bring the sum within reach.
+/// within the pass tolerance of `target`. `cands` must be sorted by amount (ascending). Sizes
+/// are searched in increasing order; for each size `k`, depth-first over the candidates, a
+/// branch is cut when even the smallest (or largest) amounts still to be chosen could not bring
+/// the sum within reach. At most [`MAX_SEARCH_STEPS`] steps per target.
 fn subset_search(ctx: &PassCtx<'_>, target: Decimal, cands: &[Member]) -> Option<Found> {
     let pass = ctx.pass;
     let n = cands.len();
-    // Suffix sums of the positive and of the negative amounts.
-    let mut pos = vec![Decimal::ZERO; n + 1];
-    let mut neg = vec![Decimal::ZERO; n + 1];
-    for k in (0..n).rev() {
-        let a = cands[k].amount;
-        pos[k] = pos[k + 1].saturating_add(a.max(Decimal::ZERO));
-        neg[k] = neg[k + 1].saturating_add(a.min(Decimal::ZERO));
+    // prefix[i] = sum of the i smallest amounts.
+    let mut prefix = Vec::with_capacity(n + 1);
+    prefix.push(Decimal::ZERO);
+    for c in cands {
+        let last = prefix.last().copied().unwrap_or_default();
+        prefix.push(last.checked_add(c.amount)?);
     }
     let reach = allowed(pass, target, target);
-    let lo = target.saturating_sub(reach);
-    let hi = target.saturating_add(reach);
-
-    struct S<'c> {
-        cands: &'c [Member],
-        pos: Vec<Decimal>,
-        neg: Vec<Decimal>,
-        lo: Decimal,
-        hi: Decimal,
-        target: Decimal,
-        steps: u64,
-        chosen: Vec<usize>,
-        best: Option<Found>,
-    }
-    fn dfs(ctx: &PassCtx<'_>, s: &mut S<'_>, start: usize, sum: Decimal) {
-        let pass = ctx.pass;
-        for i in start..s.cands.len() {
-            if s.steps >= MAX_SEARCH_STEPS {
-                return;
-            }
-            s.steps += 1;
-            let Some(sum2) = sum.checked_add(s.cands[i].amount) else {
-                continue;
-            };
-            s.chosen.push(i);
-            if s.chosen.len() >= 2 {
-                if let Some(ac) = amount_component(pass, sum2, s.target) {
-                    let mut date_sum = 0i64;
-                    let mut sims = [0.0f64; 2];
-                    for &c in &s.chosen {
-                        let p = s.cands[c].parts;
-                        date_sum += p.date_num;
-                        sims[0] += p.sims[0];
-                        sims[1] += p.sims[1];
-                    }
-                    let size = s.chosen.len();
-                    let score = ctx.score(ac, date_sum, size as u64, sims);
-                    let group = || {
-                        s.chosen
-                            .iter()
-                            .map(|&c| s.cands[c].idx)
-                            .collect::<Vec<u32>>()
-                    };
-                    match &mut s.best {
-                        Some(b) if score == b.score && size == b.size => {
-                            b.tied += 1;
-                            if b.groups.len() < MAX_LISTED_TIES {
-                                b.groups.push(group());
-                            }
-                        }
-                        Some(b) if score < b.score || (score == b.score && size > b.size) => {}
-                        _ => {
-                            s.best = Some(Found {
-                                score,
-                                size,
-                                groups: vec![group()],
-                                tied: 1,
-                                considered: Vec::new(),
-                            });
-                        }
-                    }
-                }
-            }
-            let next = i + 1;
-            if s.chosen.len() < pass.max_group_size
-                && next < s.cands.len()
-                && sum2.saturating_add(s.pos[next]) >= s.lo
-                && sum2.saturating_add(s.neg[next]) <= s.hi
-            {
-                dfs(ctx, s, next, sum2);
-            }
-            s.chosen.pop();
-        }
-    }
-    let mut s = S {
+    let mut s = Search {
+        ctx,
         cands,
-        pos,
-        neg,
-        lo,
-        hi,
+        prefix,
+        lo: target.checked_sub(reach)?,
+        hi: target.checked_add(reach)?,
         target,
         steps: 0,
         chosen: Vec::with_capacity(pass.max_group_size),
         best: None,
     };
-    dfs(ctx, &mut s, 0, Decimal::ZERO);
+    for k in 2..=pass.max_group_size.min(n) {
+        s.dfs(0, k, Decimal::ZERO);
+    }
     s.best.map(|mut b| {
         b.considered = cands.iter().map(|c| c.idx).collect();
         b
     })
+}
+
+struct Search<'c, 'p> {
+    ctx: &'c PassCtx<'p>,
+    cands: &'c [Member],
+    prefix: Vec<Decimal>,
+    lo: Decimal,
+    hi: Decimal,
+    target: Decimal,
+    steps: u64,
+    chosen: Vec<usize>,
+    best: Option<Found>,
+}
+
+impl Search<'_, '_> {
+    /// Chooses `left` more candidates from `start..`, the sum so far being `sum`.
+    fn dfs(&mut self, start: usize, left: usize, sum: Decimal) {
+        let n = self.cands.len();
+        if left == 0 || start + left > n {
+            return;
+        }
+        for i in start..=n - left {
+            if self.steps >= MAX_SEARCH_STEPS {
+                return;
+            }
+            self.steps += 1;
+            let sum2 = sum.saturating_add(self.cands[i].amount);
+            let rest = left - 1;
+            // Smallest and largest sums the remaining `rest` choices from i+1.. can add.
+            let least = self.prefix[i + 1 + rest] - self.prefix[i + 1];
+            let most = self.prefix[n] - self.prefix[n - rest];
+            if sum2.saturating_add(least) > self.hi {
+                // Later candidates are no smaller: nothing further can come down to reach.
+                return;
+            }
+            if sum2.saturating_add(most) < self.lo {
+                continue;
+            }
+            self.chosen.push(i);
+            if rest == 0 {
+                self.consider(sum2);
+            } else {
+                self.dfs(i + 1, rest, sum2);
+            }
+            self.chosen.pop();
+        }
+    }
+
+    fn consider(&mut self, sum: Decimal) {
+        let ctx = self.ctx;
+        let Some(ac) = amount_component(ctx.pass, sum, self.target) else {
+            return;
+        };
+        let mut date_sum = 0i64;
+        let mut sims = [0.0f64; 2];
+        for &c in &self.chosen {
+            let p = self.cands[c].parts;
+            date_sum += p.date_num;
+            sims[0] += p.sims[0];
+            sims[1] += p.sims[1];
+        }
+        let size = self.chosen.len();
+        let score = ctx.score(ac, date_sum, size as u64, sims);
+        let group: Vec<u32> = self.chosen.iter().map(|&c| self.cands[c].idx).collect();
+        match &mut self.best {
+            Some(b) if score == b.score && size == b.size => {
+                b.tied += 1;
+                if b.groups.len() < MAX_LISTED_TIES {
+                    b.groups.push(group);
+                }
+            }
+            Some(b) if score < b.score || (score == b.score && size > b.size) => {}
+            _ => {
+                self.best = Some(Found {
+                    score,
+                    size,
+                    groups: vec![group],
+                    tied: 1,
+                    considered: Vec::new(),
+                });
+            }
+        }
+    }
 }
 
 /// The reason for a match (or a suggested candidate) of these left and right records.

@@ -88,3 +88,73 @@ pub fn text_similarity(a: &str, b: &str) -> f64 {
         _ => 0.0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rule(case_fold: bool, remove_spaces: bool, remove_punctuation: bool) -> CompiledReference {
+        CompiledReference {
+            case_fold,
+            remove_spaces,
+            remove_punctuation,
+            extract: None,
+        }
+    }
+
+    /// The char-by-char path, which the ASCII fast path must agree with.
+    fn slow(rule: &CompiledReference, raw: &str) -> String {
+        let mut out = String::new();
+        for c in raw.trim().chars() {
+            if c.is_whitespace() {
+                if rule.remove_spaces {
+                    continue;
+                }
+            } else if rule.remove_punctuation && !c.is_alphanumeric() {
+                continue;
+            }
+            if rule.case_fold {
+                out.extend(c.to_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn ascii_fast_path_agrees_with_chars(raw in "[ -~\t\x0b\x0c\r\n]{0,24}", a: bool, b: bool, c: bool) {
+            let r = rule(a, b, c);
+            let mut out = String::new();
+            let kept = normalise_into(&r, &raw, &mut out);
+            let want = slow(&r, &raw);
+            prop_assert_eq!(&out, &want);
+            prop_assert_eq!(kept, !want.is_empty());
+        }
+    }
+
+    #[test]
+    fn unicode_references_fold_and_drop_punctuation() {
+        let mut out = String::new();
+        assert!(normalise_into(
+            &rule(true, true, true),
+            " Ärger–Nr. 12 ",
+            &mut out
+        ));
+        assert_eq!(out, "ärgernr12");
+        assert!(!normalise_into(&rule(true, true, true), " -/. ", &mut out));
+    }
+
+    #[test]
+    fn similarity_text_collapses_whitespace_and_case() {
+        assert_eq!(
+            similarity_text("  ACME \t Corp\n").as_deref(),
+            Some("acme corp")
+        );
+        assert_eq!(similarity_text("   "), None);
+        assert_eq!(text_similarity("ACME Corp", "acme   corp"), 1.0);
+        assert_eq!(text_similarity("", "x"), 0.0);
+    }
+}

@@ -664,3 +664,28 @@ fn outcome_serialises_amounts_as_strings() {
     assert_eq!(back, out);
     assert_eq!(v["summary"][0]["currency"], "EUR");
 }
+
+#[test]
+fn group_search_is_bounded_on_large_candidate_sets() {
+    // 40 candidates, groups of up to 10: far more subsets than the search budget allows.
+    let rules = one_pass(
+        r#"{"name": "g", "cardinality": "one_to_many", "reference": {}, "max_group_size": 10, "max_candidates": 40}"#,
+    );
+    let left = [rec("L1", 0, "100.05", Some("A"))];
+    let right: Vec<_> = (0..40)
+        .map(|i| rec(&format!("R{i:02}"), 0, &format!("{}.01", i + 1), Some("A")))
+        .collect();
+    let start = std::time::Instant::now();
+    let a = run(&rules, &left, &right);
+    let b = run(&rules, &left, &right);
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(a, b, "deterministic even when the budget cuts the search");
+    // Many five-record groups sum to 100.05 with the same score: a suggestion.
+    assert!(a.matches.is_empty());
+    assert_eq!(a.suggestions.len(), 1);
+    assert_eq!(a.suggestions[0].candidates.len(), matching::MAX_LISTED_TIES);
+    assert!(a.suggestions[0]
+        .candidates
+        .iter()
+        .all(|c| c.records.len() == 5));
+}

@@ -427,12 +427,12 @@ fn oracle_groups(
     }
 }
 
-/// 600 cases, or `PROPTEST_CASES`.
+/// 1000 cases, or `PROPTEST_CASES`.
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(600)
+        .unwrap_or(1000)
 }
 
 proptest! {

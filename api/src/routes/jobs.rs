@@ -69,21 +69,32 @@ async fn create(state: web::Data<AppState>, ctx: CommandContext, project_id: web
 struct ListQuery {
     status: Option<String>,
     project_id: Option<Uuid>,
-    #[serde(flatten)]
-    page: Pagination,
-    #[serde(flatten)]
-    consistency: Consistency,
+    // Spelled out, not `#[serde(flatten)]`: flattening makes query numbers unparseable.
+    limit: Option<i64>,
+    offset: Option<i64>,
+    wait_for_position: Option<i64>,
+    wait_timeout_ms: Option<u64>,
+}
+
+impl ListQuery {
+    fn page(&self) -> Pagination {
+        Pagination { limit: self.limit, offset: self.offset }
+    }
+
+    fn consistency(&self) -> Consistency {
+        Consistency { wait_for_position: self.wait_for_position, wait_timeout_ms: self.wait_timeout_ms }
+    }
 }
 
 async fn list_jobs(state: &AppState, project_id: Option<Uuid>, query: &ListQuery) -> Result<HttpResponse, Problem> {
-    let (limit, offset) = query.page.resolve()?;
+    let (limit, offset) = query.page().resolve()?;
     let status = match query.status.as_deref() {
         None => None,
         Some(raw) => Some(JobStatus::parse(raw).ok_or_else(|| {
             Problem::invalid_field("status", "must be one of created, running, completed, failed, cancelled, deleted")
         })?),
     };
-    let freshness = query.consistency.wait(&state.pool).await?;
+    let freshness = query.consistency().wait(&state.pool).await?;
     let page = projections::queries::list_jobs(&state.pool, project_id, status, limit, offset).await?;
     Ok(query_answer(freshness, &page))
 }
@@ -93,7 +104,7 @@ async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Resul
 }
 
 async fn list_in_project(state: web::Data<AppState>, project_id: web::Path<Uuid>, query: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
-    let freshness = query.consistency.wait(&state.pool).await?;
+    let freshness = query.consistency().wait(&state.pool).await?;
     if projections::queries::get_project(&state.pool, *project_id).await?.is_none() {
         return Err(Problem::not_found(format!("no project {project_id}")));
     }

@@ -76,20 +76,31 @@ async fn create(state: web::Data<AppState>, ctx: CommandContext, body: web::Byte
 #[derive(Debug, Deserialize)]
 struct ListQuery {
     status: Option<String>,
-    #[serde(flatten)]
-    page: Pagination,
-    #[serde(flatten)]
-    consistency: Consistency,
+    // Spelled out, not `#[serde(flatten)]`: flattening makes query numbers unparseable.
+    limit: Option<i64>,
+    offset: Option<i64>,
+    wait_for_position: Option<i64>,
+    wait_timeout_ms: Option<u64>,
+}
+
+impl ListQuery {
+    fn page(&self) -> Pagination {
+        Pagination { limit: self.limit, offset: self.offset }
+    }
+
+    fn consistency(&self) -> Consistency {
+        Consistency { wait_for_position: self.wait_for_position, wait_timeout_ms: self.wait_timeout_ms }
+    }
 }
 
 async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
-    let (limit, offset) = query.page.resolve()?;
+    let (limit, offset) = query.page().resolve()?;
     if let Some(status) = query.status.as_deref() {
         if !matches!(status, "active" | "archived") {
             return Err(Problem::invalid_field("status", "must be `active` or `archived`"));
         }
     }
-    let freshness = query.consistency.wait(&state.pool).await?;
+    let freshness = query.consistency().wait(&state.pool).await?;
     let page = projections::queries::list_projects(&state.pool, query.status.as_deref(), limit, offset).await?;
     Ok(query_answer(freshness, &page))
 }

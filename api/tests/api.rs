@@ -1,0 +1,272 @@
+//! Black-box API tests: the real server on a random port, a fresh database per test, the
+//! embedded projector following the store.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use commands::CommandStore;
+use serde_json::{json, Value};
+
+struct TestApp {
+    base: String,
+    client: awc::Client,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: actix_web::http::header::HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Starts the app on its own thread and multi-threaded Tokio runtime (as `recon` runs it), so
+/// nothing of it is dropped by the test's actix System on teardown.
+async fn spawn_app() -> TestApp {
+    let (ready, port) = std::sync::mpsc::channel();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let db = testkit::fresh_database().await;
+            commands::migrations::migrate(&db.pool).await.unwrap();
+            let store = Arc::new(CommandStore::new(db.pool.clone()));
+            tokio::spawn(projections::follower::run(db.pool.clone(), store.commit_signal(), Default::default(), shutdown));
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            ready.send(listener.local_addr().unwrap().port()).unwrap();
+            api::serve(listener, web::Data::new(api::AppState::new(store)), 1).unwrap().await.unwrap();
+        });
+    });
+    let port = port.recv().unwrap();
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client: awc::Client::default(),
+        _stop: stop,
+    }
+}
+
+impl TestApp {
+    async fn send(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Answer {
+        let url = format!("{}{}", self.base, path);
+        let mut req = match method {
+            "GET" => self.client.get(url),
+            "POST" => self.client.post(url),
+            "PUT" => self.client.put(url),
+            "DELETE" => self.client.delete(url),
+            other => panic!("method {other}"),
+        };
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let mut res = match body {
+            Some(b) => req.insert_header(("content-type", "application/json")).send_body(b.to_string()).await,
+            None => req.send().await,
+        }
+        .expect("request");
+        let bytes = res.body().limit(10 * 1024 * 1024).await.unwrap();
+        Answer {
+            status: res.status(),
+            headers: res.headers().clone(),
+            body: if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) },
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send("POST", path, Some(&body.to_string()), &[]).await
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.send("GET", path, None, &[]).await
+    }
+
+    async fn create_project(&self, name: &str) -> (String, i64) {
+        let a = self.post("/api/v1/projects", json!({"name": name, "base_currency": "EUR"})).await;
+        assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+        (a.body["id"].as_str().unwrap().to_string(), a.body["position"].as_i64().unwrap())
+    }
+
+    async fn create_job(&self, project: &str, name: &str) -> (String, i64) {
+        let a = self.post(&format!("/api/v1/projects/{project}/jobs"), job_body(name)).await;
+        assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+        (a.body["id"].as_str().unwrap().to_string(), a.body["position"].as_i64().unwrap())
+    }
+}
+
+fn job_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "left_source_id": "00000000-0000-0000-0000-00000000000a",
+        "right_source_id": "00000000-0000-0000-0000-00000000000b",
+        "rule_set": {"version": 1, "passes": []}
+    })
+}
+
+#[actix_web::test]
+async fn health_and_ready() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/health").await.status, StatusCode::OK);
+    let ready = app.get("/ready").await;
+    assert_eq!((ready.status, ready.body["status"].as_str()), (StatusCode::OK, Some("ready")));
+}
+
+#[actix_web::test]
+async fn project_lifecycle_reads_its_own_writes() {
+    let app = spawn_app().await;
+    let created = app
+        .send("POST", "/api/v1/projects", Some(r#"{"name": " Bank vs ledger ", "description": "daily", "base_currency": "eur"}"#), &[("x-request-id", "req-42"), ("x-actor", "alice")])
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.header("x-request-id"), Some("req-42"));
+    assert_eq!(created.header("etag"), Some("\"1\""));
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(created.header("location").unwrap(), format!("/api/v1/projects/{id}"));
+    let position = created.body["position"].as_i64().unwrap();
+
+    let got = app.get(&format!("/api/v1/projects/{id}?wait_for_position={position}")).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.header("recon-consistency"), Some("reached"));
+    assert_eq!(got.body["name"], "Bank vs ledger");
+    assert_eq!(got.body["base_currency"], "EUR");
+    assert_eq!(got.body["status"], "active");
+
+    let updated = app
+        .send("PUT", &format!("/api/v1/projects/{id}"), Some(r#"{"name": "Renamed", "description": ""}"#), &[("if-match", "\"1\"")])
+        .await;
+    assert_eq!((updated.status, updated.body["version"].as_i64()), (StatusCode::OK, Some(2)));
+
+    let stale = app
+        .send("PUT", &format!("/api/v1/projects/{id}"), Some(r#"{"name": "Again"}"#), &[("if-match", "\"1\"")])
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert_eq!(stale.header("content-type"), Some("application/problem+json"));
+    assert!(stale.body["detail"].as_str().unwrap().contains("version"));
+
+    let archived = app.post(&format!("/api/v1/projects/{id}/archive"), json!({})).await;
+    assert_eq!(archived.status, StatusCode::OK);
+    let p = archived.body["position"].as_i64().unwrap();
+    let list = app.get(&format!("/api/v1/projects?status=archived&wait_for_position={p}")).await;
+    assert_eq!(list.body["total"], 1);
+    assert_eq!(list.body["items"][0]["name"], "Renamed");
+    assert_eq!(list.body["items"][0]["version"], 3);
+
+    let again = app.post(&format!("/api/v1/projects/{id}/archive"), json!({})).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+
+    let history = app.get(&format!("/api/v1/projects/{id}/events")).await;
+    let events = history.body["events"].as_array().unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["ProjectCreated", "ProjectUpdated", "ProjectArchived"]);
+    assert_eq!(events[0]["actor"], "alice");
+    assert_eq!(events[0]["metadata"]["request_id"], "req-42");
+}
+
+#[actix_web::test]
+async fn job_lifecycle_and_dashboard() {
+    let app = spawn_app().await;
+    let (project, _) = app.create_project("P").await;
+    let (job, _) = app.create_job(&project, "nightly").await;
+    let (other, _) = app.create_job(&project, "weekly").await;
+
+    let put = app.send("PUT", &format!("/api/v1/jobs/{job}"), Some(&job_body("nightly v2").to_string()), &[]).await;
+    assert_eq!(put.status, StatusCode::OK);
+    let start = app.post(&format!("/api/v1/jobs/{job}/start"), json!({})).await;
+    assert_eq!(start.status, StatusCode::OK);
+    let put_running = app.send("PUT", &format!("/api/v1/jobs/{job}"), Some(&job_body("x").to_string()), &[]).await;
+    assert_eq!(put_running.status, StatusCode::CONFLICT);
+    let delete_running = app.send("DELETE", &format!("/api/v1/jobs/{job}"), None, &[]).await;
+    assert_eq!(delete_running.status, StatusCode::CONFLICT);
+    let cancel = app.post(&format!("/api/v1/jobs/{job}/cancel"), json!({"reason": "wrong files"})).await;
+    assert_eq!(cancel.status, StatusCode::OK);
+    let deleted = app.send("DELETE", &format!("/api/v1/jobs/{other}"), None, &[]).await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    let start_deleted = app.post(&format!("/api/v1/jobs/{other}/start"), json!({})).await;
+    assert_eq!(start_deleted.status, StatusCode::CONFLICT);
+    // Read-your-writes is per event: wait for each of the two jobs' last events.
+    let cancelled_at = cancel.body["position"].as_i64().unwrap();
+    let deleted_at = deleted.body["position"].as_i64().unwrap();
+    let job_view = app.get(&format!("/api/v1/jobs/{job}?wait_for_position={cancelled_at}")).await;
+    assert_eq!(job_view.header("recon-consistency"), Some("reached"));
+    let dash = app.get(&format!("/api/v1/dashboard/summary?wait_for_position={deleted_at}")).await;
+    assert_eq!(dash.header("recon-consistency"), Some("reached"));
+    assert_eq!(dash.body["projects"]["total"], 1);
+    assert_eq!(dash.body["jobs"]["total"], 2);
+    assert_eq!(dash.body["jobs"]["by_status"]["cancelled"], 1);
+    assert_eq!(dash.body["jobs"]["by_status"]["deleted"], 1);
+    assert_eq!(dash.body["jobs"]["by_status"]["created"], 0);
+    assert_eq!(dash.body["jobs"]["by_status"]["running"], 0);
+
+    let got = app.get(&format!("/api/v1/jobs/{job}")).await;
+    assert_eq!(got.body["name"], "nightly v2");
+    assert_eq!(got.body["status"], "cancelled");
+    assert_eq!(got.body["cancel_reason"], "wrong files");
+    assert_eq!(got.header("etag"), Some("\"4\""));
+
+    let listed = app.get(&format!("/api/v1/projects/{project}/jobs?status=deleted")).await;
+    assert_eq!(listed.body["total"], 1);
+    let all = app.get("/api/v1/jobs?limit=1").await;
+    assert_eq!((all.body["total"].as_i64(), all.body["items"].as_array().unwrap().len()), (Some(2), 1));
+
+    let history = app.get(&format!("/api/v1/jobs/{job}/events")).await;
+    assert_eq!(history.body["events"].as_array().unwrap().len(), 4);
+    let lag = app.get("/api/v1/projections/status").await;
+    assert_eq!(lag.body["events_in_store"], 7);
+}
+
+#[actix_web::test]
+async fn bad_input_gets_the_right_problem() {
+    let app = spawn_app().await;
+    let malformed = app.send("POST", "/api/v1/projects", Some("{not json"), &[]).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(malformed.header("content-type"), Some("application/problem+json"));
+
+    let invalid = app.post("/api/v1/projects", json!({"name": "  ", "base_currency": "EURO"})).await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let paths: Vec<&str> = invalid.body["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["name", "base_currency"]);
+
+    let missing = app.post("/api/v1/projects", json!({"name": "x"})).await;
+    assert_eq!((missing.status, missing.body["errors"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("base_currency")));
+
+    let (project, _) = app.create_project("P").await;
+    let bad_job = app
+        .post(&format!("/api/v1/projects/{project}/jobs"), json!({"name": "j", "left_source_id": "nope", "right_source_id": "00000000-0000-0000-0000-00000000000b", "rule_set": {}}))
+        .await;
+    assert_eq!((bad_job.status, bad_job.body["errors"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("left_source_id")));
+    let same_sources = app
+        .post(&format!("/api/v1/projects/{project}/jobs"), json!({"name": "j", "left_source_id": "00000000-0000-0000-0000-00000000000b", "right_source_id": "00000000-0000-0000-0000-00000000000b", "rule_set": []}))
+        .await;
+    let paths: Vec<&str> = same_sources.body["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["right_source_id", "rule_set"]);
+
+    let unknown = "00000000-0000-0000-0000-000000000999";
+    assert_eq!(app.get(&format!("/api/v1/projects/{unknown}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/projects/not-a-uuid").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.post(&format!("/api/v1/jobs/{unknown}/start"), json!({})).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.post(&format!("/api/v1/projects/{unknown}/jobs"), job_body("j")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.post(&format!("/api/v1/projects/{unknown}/archive"), json!({})).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("/api/v1/jobs/{unknown}/events")).await.status, StatusCode::NOT_FOUND);
+
+    let bad_if_match = app.send("POST", &format!("/api/v1/projects/{project}/archive"), None, &[("if-match", "soon")]).await;
+    assert_eq!(bad_if_match.status, StatusCode::BAD_REQUEST);
+    let big_page = app.get("/api/v1/projects?limit=501").await;
+    assert_eq!((big_page.status, big_page.body["errors"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("limit")));
+    let bad_status = app.get("/api/v1/jobs?status=done").await;
+    assert_eq!(bad_status.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown_position = app.get("/api/v1/projects?wait_for_position=999999").await;
+    assert_eq!((unknown_position.status, unknown_position.body["errors"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("wait_for_position")));
+
+    // Archived projects take no new jobs.
+    app.post(&format!("/api/v1/projects/{project}/archive"), json!({})).await;
+    assert_eq!(app.post(&format!("/api/v1/projects/{project}/jobs"), job_body("j")).await.status, StatusCode::CONFLICT);
+
+    let too_big = "x".repeat(api::MAX_BODY_BYTES + 10);
+    let huge = app.send("POST", "/api/v1/projects", Some(&too_big), &[]).await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
