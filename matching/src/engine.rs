@@ -732,10 +732,10 @@ impl<'a> Engine<'a> {
                     .then(a.cmp(&b))
             });
             withhold_l.push(l);
+            tied.truncate(MAX_LISTED_TIES);
             withhold_r.extend_from_slice(&tied);
             let candidates = tied
                 .iter()
-                .take(MAX_LISTED_TIES)
                 .map(|&r| Candidate {
                     records: vec![right[r as usize].id.clone()],
                     score: best,
@@ -763,10 +763,10 @@ impl<'a> Engine<'a> {
                     .then(a.cmp(&b))
             });
             withhold_r.push(r);
+            tied.truncate(MAX_LISTED_TIES);
             withhold_l.extend_from_slice(&tied);
             let candidates = tied
                 .iter()
-                .take(MAX_LISTED_TIES)
                 .map(|&l| Candidate {
                     records: vec![left[l as usize].id.clone()],
                     score: best,
@@ -928,7 +928,7 @@ impl<'a> Engine<'a> {
                 confirmed.push((t, group, f.score));
             } else {
                 let subject = &targets[t as usize];
-                let candidates = f
+                let mut candidates: Vec<Candidate> = f
                     .groups
                     .iter()
                     .map(|g| {
@@ -946,6 +946,7 @@ impl<'a> Engine<'a> {
                         }
                     })
                     .collect();
+                candidates.sort_by(|a, b| a.records.cmp(&b.records));
                 self.suggestions.push(Suggestion {
                     pass_index: pass.index,
                     pass_name: ctx.name.clone(),
@@ -1255,8 +1256,8 @@ impl Search<'_, '_> {
             let sum2 = sum.saturating_add(self.cands[i].amount);
             let rest = left - 1;
             // Smallest and largest sums the remaining `rest` choices from i+1.. can add.
-            let least = self.prefix[i + 1 + rest] - self.prefix[i + 1];
-            let most = self.prefix[n] - self.prefix[n - rest];
+            let least = self.prefix[i + 1 + rest].saturating_sub(self.prefix[i + 1]);
+            let most = self.prefix[n].saturating_sub(self.prefix[n - rest]);
             if sum2.saturating_add(least) > self.hi {
                 // Later candidates are no smaller: nothing further can come down to reach.
                 return;

@@ -110,16 +110,18 @@
 //! **1:N / N:1.** For each record of the "one" side (the target), candidates of the other side
 //! that share its key and meet the date window and similarity conditions are collected; if
 //! there are more than `max_candidates`, the best `max_candidates` of them (by date/similarity
-//! score, then id) are kept. A depth-first subset-sum search over these *signed* amounts (so a
-//! credit note can take part) finds groups of 2..=`max_group_size` whose sum is within the
-//! tolerance of the target; branches that cannot reach the target even with all remaining
-//! positive (or negative) amounts are cut, and the search stops after
-//! [`MAX_SEARCH_STEPS`] subsets per target. The best group wins by score, then by fewer
-//! records; two or more groups equal on both make a suggestion (up to [`MAX_LISTED_TIES`]
-//! groups listed, their records withheld). Targets are settled best score first (then fewer
-//! records, then target id); a target whose group lost a record to an earlier target searches
-//! again among the records left. Single-record matches are for `one_to_one` passes: put one
-//! before a group pass.
+//! score, then id) are kept. A bounded subset-sum search over these *signed* amounts (so a
+//! credit note can take part) finds groups of 2..=`max_group_size` records whose sum is within
+//! the tolerance of the target: group sizes are tried in increasing order and, for each size,
+//! depth-first over the candidates sorted by amount, cutting every branch that could not reach
+//! the target even with the smallest (or largest) amounts still available. The search stops
+//! after [`MAX_SEARCH_STEPS`] steps per target (what it found by then counts). The best group
+//! wins by score, then by fewer records; two or more groups equal on both make a suggestion (up
+//! to [`MAX_LISTED_TIES`] groups listed, the first ones found; their records are withheld).
+//! Targets are settled best first (score, then fewer records, then target id); a target one of
+//! whose candidates was taken by an earlier target searches again among the records left and
+//! waits for its turn with what it finds now. Single-record matches are for `one_to_one`
+//! passes: put one before a group pass.
 //!
 //! **N:M.** All available records sharing the pass key form one group per side; they match when
 //! both groups hold 1..=`max_group_size` records, the sums agree within tolerance and every
@@ -131,9 +133,19 @@
 //!   first, then id; a right record keeps every left that kept it) and per target in 1:N / N:1.
 //! - `max_group_size` (default 5): the most records on the "many" side of a group (both sides in
 //!   N:M). A group search visits at most `C(20,2) + … + C(20,5)` = 21,679 subsets with the
-//!   defaults, and never more than [`MAX_SEARCH_STEPS`].
+//!   defaults, and never takes more than [`MAX_SEARCH_STEPS`] steps.
 //! - 1:N and N:1 passes need an exact key or a date window; N:M passes need an exact key.
 //! - At most `u32::MAX - 1` records per side.
+//!
+//! # Output
+//!
+//! [`MatchOutcome`] lists confirmed [`MatchGroup`]s (pass index and name, left and right ids,
+//! score, and a [`MatchReason`]: the [`Conditions`] that held, the exact signed amount
+//! difference `sum(left) - sum(right)`, the largest day difference, and the similarity per
+//! similarity condition), [`Suggestion`]s, the unmatched ids of each side (input order) and a
+//! [`CurrencySummary`] per currency (counts and exact sums: all, matched, suggested, unmatched).
+//! Every input record is in exactly one of: a match, a suggestion (as its subject or in one of
+//! its candidates), the unmatched list.
 //!
 //! # Progress and cancellation
 //!

@@ -689,3 +689,24 @@ fn group_search_is_bounded_on_large_candidate_sets() {
         .iter()
         .all(|c| c.records.len() == 5));
 }
+
+#[test]
+fn a_suggestion_lists_at_most_ten_ties_and_withholds_only_those() {
+    let left = [rec("L1", 0, "10", Some("A"))];
+    let right: Vec<_> = (0..12)
+        .map(|i| rec(&format!("R{i:02}"), 0, "10", Some("A")))
+        .collect();
+    let out = run(&one_pass(REF_1TO1), &left, &right);
+    assert!(out.matches.is_empty());
+    assert_eq!(out.suggestions.len(), 1);
+    let listed: Vec<_> = out.suggestions[0]
+        .candidates
+        .iter()
+        .map(|c| c.records[0].clone())
+        .collect();
+    assert_eq!(
+        listed,
+        (0..10).map(|i| format!("R{i:02}")).collect::<Vec<_>>()
+    );
+    assert_eq!(out.unmatched_right, vec!["R10", "R11"]);
+}

@@ -268,11 +268,13 @@ fn oracle_one_to_one(p: &Params, left: &[Record], right: &[Record]) -> Decided {
             for l in 0..left.len() {
                 if let Some((_, v)) = &bl[l] {
                     if v.len() >= 2 {
-                        let mut ids: Vec<String> = v.iter().map(|&r| right[r].id.clone()).collect();
-                        ids.sort();
+                        let mut tied: Vec<usize> = v.clone();
+                        tied.sort_by(|&a, &b| right[a].id.cmp(&right[b].id));
+                        tied.truncate(matching::MAX_LISTED_TIES);
+                        let ids: Vec<String> = tied.iter().map(|&r| right[r].id.clone()).collect();
                         suggestions.insert((Side::Left, left[l].id.clone(), ids));
                         wl[l] = false;
-                        for &r in v {
+                        for &r in &tied {
                             wr[r] = false;
                         }
                     }
@@ -281,11 +283,13 @@ fn oracle_one_to_one(p: &Params, left: &[Record], right: &[Record]) -> Decided {
             for r in 0..right.len() {
                 if let Some((_, v)) = &br[r] {
                     if v.len() >= 2 {
-                        let mut ids: Vec<String> = v.iter().map(|&l| left[l].id.clone()).collect();
-                        ids.sort();
+                        let mut tied: Vec<usize> = v.clone();
+                        tied.sort_by(|&a, &b| left[a].id.cmp(&left[b].id));
+                        tied.truncate(matching::MAX_LISTED_TIES);
+                        let ids: Vec<String> = tied.iter().map(|&l| left[l].id.clone()).collect();
                         suggestions.insert((Side::Right, right[r].id.clone(), ids));
                         wr[r] = false;
-                        for &l in v {
+                        for &l in &tied {
                             wl[l] = false;
                         }
                     }
@@ -338,6 +342,9 @@ fn decided(out: &MatchOutcome) -> Decided {
     }
 }
 
+/// (score, size, id rank, target, tied groups)
+type Pick = (f64, usize, usize, usize, Vec<Vec<usize>>);
+
 type GroupDecision = (
     BTreeSet<(String, Vec<String>)>,
     BTreeSet<(String, Vec<Vec<String>>)>,
@@ -359,7 +366,7 @@ fn oracle_groups(
     by_id.sort_by(|&a, &b| targets[a].id.cmp(&targets[b].id));
     loop {
         // (score, size, id rank, target, tied groups)
-        let mut pick: Option<(f64, usize, usize, usize, Vec<Vec<usize>>)> = None;
+        let mut pick: Option<Pick> = None;
         for (rank, &t) in by_id.iter().enumerate() {
             if !avail_t[t] {
                 continue;
@@ -370,7 +377,13 @@ fn oracle_groups(
                     avail_m[m] && key_ok(p, tr, &members[m]) && days(tr, &members[m]) <= p.window
                 })
                 .collect();
-            cands.sort_by(|&a, &b| members[a].id.cmp(&members[b].id));
+            // The engine searches candidates in amount order, then id.
+            cands.sort_by(|&a, &b| {
+                members[a]
+                    .amount
+                    .cmp(&members[b].amount)
+                    .then(members[a].id.cmp(&members[b].id))
+            });
             let n = cands.len();
             let mut subsets: Vec<Vec<usize>> = (0u32..(1 << n))
                 .map(|mask| (0..n).filter(|&k| mask & (1 << k) != 0).collect::<Vec<_>>())
@@ -409,7 +422,11 @@ fn oracle_groups(
             return (matches, suggestions);
         };
         avail_t[t] = false;
-        let ids = |g: &Vec<usize>| g.iter().map(|&m| members[m].id.clone()).collect::<Vec<_>>();
+        let ids = |g: &Vec<usize>| {
+            let mut v = g.iter().map(|&m| members[m].id.clone()).collect::<Vec<_>>();
+            v.sort();
+            v
+        };
         if tied.len() == 1 {
             for &m in &tied[0] {
                 avail_m[m] = false;
@@ -422,7 +439,9 @@ fn oracle_groups(
                     avail_m[m] = false;
                 }
             }
-            suggestions.insert((targets[t].id.clone(), tied.iter().map(ids).collect()));
+            let mut listed: Vec<Vec<String>> = tied.iter().map(ids).collect();
+            listed.sort();
+            suggestions.insert((targets[t].id.clone(), listed));
         }
     }
 }
@@ -480,9 +499,11 @@ proptest! {
         let rules = rules_for(&p, "one_to_many", &format!(r#", "max_group_size": {max_group}"#));
         let out = run(&rules, &left, &right);
         let t = &left[0];
-        let cands: Vec<usize> = (0..right.len())
+        let mut cands: Vec<usize> = (0..right.len())
             .filter(|&i| key_ok(&p, t, &right[i]) && days(t, &right[i]) <= p.window)
             .collect();
+        // The engine searches candidates in amount order, then id.
+        cands.sort_by(|&a, &b| right[a].amount.cmp(&right[b].amount).then(right[a].id.cmp(&right[b].id)));
         // All subsets of 2..=max_group candidates, in lexicographic order of positions.
         let mut best: Option<(f64, usize)> = None;
         let mut tied: Vec<Vec<String>> = vec![];
@@ -497,7 +518,8 @@ proptest! {
             let Some(ac) = amount_component(&p, sum, t.amount) else { continue };
             let date_sum: i64 = s.iter().map(|&k| p.window + 1 - days(t, &right[cands[k]])).sum();
             let sc = score(ac, date_sum, s.len(), p.window);
-            let ids: Vec<String> = s.iter().map(|&k| right[cands[k]].id.clone()).collect();
+            let mut ids: Vec<String> = s.iter().map(|&k| right[cands[k]].id.clone()).collect();
+            ids.sort();
             match best {
                 Some((bs, bn)) if sc == bs && s.len() == bn => tied.push(ids),
                 Some((bs, bn)) if sc < bs || (sc == bs && s.len() > bn) => {}
@@ -521,6 +543,7 @@ proptest! {
                 prop_assert_eq!(out.suggestions.len(), 1);
                 let listed: Vec<Vec<String>> = out.suggestions[0].candidates.iter().map(|c| c.records.clone()).collect();
                 tied.truncate(matching::MAX_LISTED_TIES);
+                tied.sort();
                 prop_assert_eq!(listed, tied);
             }
         }

@@ -1,0 +1,149 @@
+//! Shared by the end-to-end tests: running `recon` roles as real processes, writing commands,
+//! and checking read models against a from-scratch replay of the store.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use commands::{CommandMetadata, CommandStore};
+use domain::job::{JobCommand, JobDefinition};
+use domain::project::ProjectCommand;
+use domain::validation::{Description, Name};
+use domain::Currency;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// A pipeline's private names: its database, topic, consumer group and relay name.
+pub struct Pipeline {
+    pub db: testkit::TestDatabase,
+    pub topic: String,
+    pub group: String,
+    pub logs: PathBuf,
+}
+
+impl Pipeline {
+    pub async fn new() -> Self {
+        let db = testkit::fresh_database().await;
+        commands::migrations::migrate(&db.pool).await.unwrap();
+        let logs = std::env::temp_dir().join(testkit::unique_name("recon-e2e"));
+        std::fs::create_dir_all(&logs).unwrap();
+        Self {
+            db,
+            topic: testkit::unique_name("recon-events"),
+            group: testkit::unique_name("recon-projections"),
+            logs,
+        }
+    }
+
+    /// Starts `recon <role>` as its own process; its log goes to `<logs>/<label>.log`.
+    pub fn spawn(&self, role: &str, label: &str) -> Child {
+        let log = std::fs::File::create(self.logs.join(format!("{label}.log"))).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_recon"))
+            .arg(role)
+            .env("DATABASE_URL", &self.db.url)
+            .env("KAFKA_BROKERS", testkit::kafka_brokers())
+            .env("RECON_KAFKA_TOPIC", &self.topic)
+            .env("RECON_CONSUMER_GROUP", &self.group)
+            .env("RECON_DB_MAX_CONNECTIONS", "5")
+            .env("RECON_LOG", "info,projections=debug,relay=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn recon")
+    }
+
+    pub fn log(&self, label: &str) -> String {
+        std::fs::read_to_string(self.logs.join(format!("{label}.log"))).unwrap_or_default()
+    }
+
+    /// Waits until the read models have applied every event in the store.
+    pub async fn wait_caught_up(&self, timeout: Duration) {
+        let started = Instant::now();
+        loop {
+            let status = projections::queries::projection_status(&self.db.pool).await.unwrap();
+            if status.lag == 0 && status.events_in_store > 0 {
+                return;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "projections did not catch up: {status:?}\nrelay log:\n{}\nprojector log:\n{}",
+                self.log("relay"),
+                self.log("project")
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+pub fn meta() -> CommandMetadata {
+    CommandMetadata::system("e2e")
+}
+
+/// One unit of work: a project with a job that is started, and every third job cancelled.
+/// Produces 3 or 4 events.
+pub async fn write_project_with_job(store: &CommandStore, i: usize) {
+    let project = Uuid::now_v7();
+    store
+        .project(
+            project,
+            ProjectCommand::Create {
+                project_id: project,
+                name: Name::parse(&format!("project {i}")).unwrap(),
+                description: Description::default(),
+                base_currency: Currency::parse("EUR").unwrap(),
+            },
+            &meta(),
+        )
+        .await
+        .unwrap();
+    let job = Uuid::now_v7();
+    let definition = JobDefinition::parse("job", Uuid::from_u128(1), Uuid::from_u128(2), serde_json::json!({})).unwrap();
+    store.create_job(project, job, definition, &meta()).await.unwrap();
+    store.job(job, JobCommand::Start { expected_version: None }, &meta()).await.unwrap();
+    if i % 3 == 0 {
+        store
+            .job(job, JobCommand::Cancel { expected_version: None, reason: None }, &meta())
+            .await
+            .unwrap();
+    }
+}
+
+/// The read models must equal what a from-scratch replay of the store says: every project and
+/// job's state folded from its events, and the dashboard counters equal to counts of those.
+pub async fn assert_read_models_match_replay(pool: &PgPool) {
+    let status = projections::queries::projection_status(pool).await.unwrap();
+    assert_eq!(status.events_applied, status.events_in_store, "{status:?}");
+
+    let aggregates: Vec<(String, String)> =
+        sqlx::query_as("SELECT DISTINCT aggregate_type, aggregate_id FROM events").fetch_all(pool).await.unwrap();
+    let mut projects = 0i64;
+    let mut jobs_by_status: BTreeMap<String, i64> = BTreeMap::new();
+    for (aggregate_type, id) in &aggregates {
+        let replayed = replay::state(pool, id, replay::AsOf::Latest).await.unwrap();
+        let uuid = Uuid::parse_str(id).unwrap();
+        match aggregate_type.as_str() {
+            "project" => {
+                projects += 1;
+                let view = projections::queries::get_project(pool, uuid).await.unwrap().expect("project in read model");
+                assert_eq!(view.version as u64, replayed.version);
+                assert_eq!(view.status, replayed.state["status"].as_str().unwrap());
+            }
+            "job" => {
+                let status = replayed.state["status"].as_str().unwrap().to_string();
+                let view = projections::queries::get_job(pool, uuid).await.unwrap().expect("job in read model");
+                assert_eq!(view.version as u64, replayed.version);
+                assert_eq!(view.status, status);
+                *jobs_by_status.entry(status).or_default() += 1;
+            }
+            other => panic!("unexpected aggregate type {other}"),
+        }
+    }
+    let dashboard = projections::queries::dashboard(pool).await.unwrap();
+    assert_eq!(dashboard.projects.total, projects);
+    assert_eq!(dashboard.jobs.total, jobs_by_status.values().sum::<i64>());
+    for (status, count) in &dashboard.jobs.by_status {
+        assert_eq!(*count, jobs_by_status.get(status).copied().unwrap_or(0), "jobs {status}");
+    }
+}
