@@ -23,6 +23,9 @@ use crate::rules::{Cardinality, CompiledPass, DateField, TextField};
 pub const PROGRESS_EVERY: usize = 4096;
 /// Search steps (subsets visited) allowed per target in a one_to_many / many_to_one pass.
 pub const MAX_SEARCH_STEPS: u64 = 100_000;
+/// Most records of a window (amount window in 1:1, date window in 1:N / N:1) checked for one
+/// record; a larger window is narrowed to the entries nearest the record's amount or date.
+pub const MAX_WINDOW_SCAN: usize = 1000;
 /// Most tied candidates listed in one suggestion.
 pub const MAX_LISTED_TIES: usize = 10;
 
@@ -413,6 +416,19 @@ fn to_u32(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }
 
+/// Narrows a window `lo..hi` of a sorted run to at most [`MAX_WINDOW_SCAN`] entries centred on
+/// position `mid()` (where the searched value would sit), so a degenerate key (thousands of
+/// records with the same reference and amount) cannot make the scan quadratic.
+fn nearest(lo: usize, hi: usize, mid: impl FnOnce() -> usize) -> (usize, usize) {
+    if hi.saturating_sub(lo) <= MAX_WINDOW_SCAN {
+        return (lo, hi);
+    }
+    let start = mid()
+        .saturating_sub(MAX_WINDOW_SCAN / 2)
+        .clamp(lo, hi - MAX_WINDOW_SCAN);
+    (start, start + MAX_WINDOW_SCAN)
+}
+
 /// The end (exclusive) of the run of entries with the same key as `entries[start]`.
 fn run_end<V>(entries: &[Entry<V>], start: usize) -> usize {
     let key = entries[start].key;
@@ -532,6 +548,7 @@ impl<'a> Engine<'a> {
                 let hi = a
                     .checked_add(width)
                     .map_or(group.len(), |hi| group.partition_point(|g| g.value <= hi));
+                let (lo, hi) = nearest(lo, hi, || group.partition_point(|g| g.value < a));
                 cands.clear();
                 for g in group.get(lo..hi).unwrap_or(&[]) {
                     let Some(parts) = ctx.pair_parts(left, right, e.idx, g.idx) else {
@@ -852,6 +869,7 @@ impl<'a> Engine<'a> {
                 ),
                 None => (0, run.len()),
             };
+            let (lo, hi) = nearest(lo, hi, || run.partition_point(|m| m.value < date));
             let mut cands: Vec<Member> = Vec::new();
             for m in &run[lo..hi] {
                 if member_status[m.idx as usize] != AVAILABLE {

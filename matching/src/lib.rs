@@ -102,8 +102,8 @@
 //! records leave the pool, the bests of their neighbours are recomputed, and this repeats until
 //! nothing changes. A record still available whose best score is shared by two or more
 //! candidates is then the subject of a [`Suggestion`] listing those tied candidates (ordered by
-//! record id); the subject and its tied candidates are withheld from confirmed matches and from
-//! later passes. A record whose unique best prefers someone else simply stays available for
+//! record id, the first [`MAX_LISTED_TIES`]); the subject and its listed candidates are withheld
+//! from confirmed matches and from later passes. A record whose unique best prefers someone else simply stays available for
 //! later passes. The outcome does not depend on the order of records in the input (ties are
 //! ordered by record id; duplicate ids fall back to input position).
 //!
@@ -134,6 +134,10 @@
 //! - `max_group_size` (default 5): the most records on the "many" side of a group (both sides in
 //!   N:M). A group search visits at most `C(20,2) + … + C(20,5)` = 21,679 subsets with the
 //!   defaults, and never takes more than [`MAX_SEARCH_STEPS`] steps.
+//! - [`MAX_WINDOW_SCAN`] (1,000): the most records of one window checked for one record. Only a
+//!   degenerate key hits it (over a thousand records of one side with the same key and an
+//!   amount, or date, inside one record's window): the window is then narrowed to the 1,000
+//!   entries nearest the record's amount (1:1) or date (1:N / N:1), so the cost stays linear.
 //! - 1:N and N:1 passes need an exact key or a date window; N:M passes need an exact key.
 //! - At most `u32::MAX - 1` records per side.
 //!
@@ -163,7 +167,7 @@ use std::ops::ControlFlow;
 use domain::records::Record;
 use domain::ValidationErrors;
 
-pub use engine::{MAX_LISTED_TIES, MAX_SEARCH_STEPS, PROGRESS_EVERY};
+pub use engine::{MAX_LISTED_TIES, MAX_SEARCH_STEPS, MAX_WINDOW_SCAN, PROGRESS_EVERY};
 pub use normalise::{normalise_reference, text_similarity};
 pub use outcome::{
     Candidate, Condition, Conditions, CurrencySummary, MatchGroup, MatchOutcome, MatchReason,

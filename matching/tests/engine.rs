@@ -710,3 +710,20 @@ fn a_suggestion_lists_at_most_ten_ties_and_withholds_only_those() {
     );
     assert_eq!(out.unmatched_right, vec!["R10", "R11"]);
 }
+
+#[test]
+fn a_degenerate_key_stays_linear_and_ends_in_suggestions() {
+    // 5,000 records per side with the same reference, amount and date: every pair ties.
+    let left: Vec<_> = (0..5_000)
+        .map(|i| rec(&format!("L{i:05}"), 0, "10", Some("A")))
+        .collect();
+    let right: Vec<_> = (0..5_000)
+        .map(|i| rec(&format!("R{i:05}"), 0, "10", Some("A")))
+        .collect();
+    let start = std::time::Instant::now();
+    let out = run(&one_pass(REF_1TO1), &left, &right);
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    assert!(out.matches.is_empty());
+    assert!(!out.suggestions.is_empty());
+    assert!(out.suggestions.iter().all(|s| s.candidates.len() >= 2));
+}
