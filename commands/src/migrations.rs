@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "read_models",
         sql: include_str!("../../migrations/0003_read_models.sql"),
     },
+    Migration {
+        version: 4,
+        name: "sources_and_runs",
+        sql: include_str!("../../migrations/0004_sources_and_runs.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Recon's migration lock.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
+use domain::data_source::{DataSource, DataSourceCommand, DataSourceError};
 use domain::job::{Job, JobCommand, JobDefinition, JobError};
 use domain::project::{Project, ProjectCommand, ProjectError, ProjectStatus};
 use domain::Version;
@@ -77,6 +78,12 @@ impl Versioned for Project {
     }
 }
 
+impl Versioned for DataSource {
+    fn version(&self) -> Version {
+        self.version
+    }
+}
+
 impl Versioned for Job {
     fn version(&self) -> Version {
         self.version
@@ -95,6 +102,7 @@ pub struct CommandStore {
     pool: PgPool,
     projects: Store<Project>,
     jobs: Store<Job>,
+    sources: Store<DataSource>,
     committed: Arc<Notify>,
 }
 
@@ -103,6 +111,7 @@ impl CommandStore {
         Self {
             projects: event_store(&pool),
             jobs: event_store(&pool),
+            sources: event_store(&pool),
             pool,
             committed: Arc::new(Notify::new()),
         }
@@ -125,6 +134,31 @@ impl CommandStore {
         self.execute(&self.jobs, id, command, metadata).await
     }
 
+    pub async fn data_source(&self, id: Uuid, command: DataSourceCommand, metadata: &CommandMetadata) -> Result<Committed, CommandError<DataSourceError>> {
+        self.execute(&self.sources, id, command, metadata).await
+    }
+
+    /// The data source's current state, folded from its events.
+    pub async fn load_data_source(&self, id: Uuid) -> Result<DataSource, CommandError<std::convert::Infallible>> {
+        let mut context = self.sources.load_aggregate(&id.to_string()).await.map_err(map_load_error)?;
+        Ok(std::mem::take(context.aggregate()))
+    }
+
+    /// The project, if it exists and is active; the error says why not.
+    pub async fn active_project(&self, project_id: Uuid) -> Result<Project, CreateJobError> {
+        let project = self.load_project(project_id).await.map_err(|e| match e {
+            CommandError::Rejected(never) => match never {},
+            CommandError::Conflict => CreateJobError::Job(CommandError::Conflict),
+            CommandError::Unavailable(s) => CreateJobError::Job(CommandError::Unavailable(s)),
+            CommandError::Internal(s) => CreateJobError::Job(CommandError::Internal(s)),
+        })?;
+        match project.status {
+            ProjectStatus::Absent => Err(CreateJobError::Project(ProjectError::NotFound)),
+            ProjectStatus::Archived => Err(CreateJobError::Project(ProjectError::Archived)),
+            ProjectStatus::Active => Ok(project),
+        }
+    }
+
     /// Creates a job in an active project. The project check and the job's creation are not one
     /// transaction: a job created while its project is being archived may slip through; the
     /// archive then still stands and the job remains visible under the archived project.
@@ -135,17 +169,7 @@ impl CommandStore {
         definition: JobDefinition,
         metadata: &CommandMetadata,
     ) -> Result<Committed, CreateJobError> {
-        let project = self.load_project(project_id).await.map_err(|e| match e {
-            CommandError::Rejected(never) => match never {},
-            CommandError::Conflict => CreateJobError::Job(CommandError::Conflict),
-            CommandError::Unavailable(s) => CreateJobError::Job(CommandError::Unavailable(s)),
-            CommandError::Internal(s) => CreateJobError::Job(CommandError::Internal(s)),
-        })?;
-        match project.status {
-            ProjectStatus::Absent => return Err(CreateJobError::Project(ProjectError::NotFound)),
-            ProjectStatus::Archived => return Err(CreateJobError::Project(ProjectError::Archived)),
-            ProjectStatus::Active => {}
-        }
+        self.active_project(project_id).await?;
         let command = JobCommand::Create {
             job_id,
             project_id,

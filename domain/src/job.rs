@@ -113,14 +113,60 @@ pub enum JobCommand {
     /// Marks the job deleted (an event; nothing is removed). Refused while running.
     Delete { expected_version: Option<Version> },
     Start { expected_version: Option<Version> },
+    /// Runs a failed or cancelled job again (a new run).
+    Retry { expected_version: Option<Version> },
     Cancel {
         expected_version: Option<Version>,
         reason: Option<String>,
     },
-    /// Issued by the worker that ran the job.
-    Complete { counts: JobCounts },
-    /// Issued by the worker that ran the job.
-    Fail { reason: String },
+    /// Issued by the worker running `run`, throttled.
+    ReportProgress { run: u32, progress: JobProgress },
+    /// Issued by the worker that ran `run`.
+    Complete { run: u32, outcome: JobOutcome },
+    /// Issued by the worker that ran `run`.
+    Fail { run: u32, reason: String },
+}
+
+/// How far a run has got.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct JobProgress {
+    /// `loading`, `matching`, `storing`.
+    pub phase: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Matched and unmatched values of one currency, as exact decimal strings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CurrencyValues {
+    pub currency: String,
+    pub matched_left: rust_decimal::Decimal,
+    pub matched_right: rust_decimal::Decimal,
+    pub unmatched_left: rust_decimal::Decimal,
+    pub unmatched_right: rust_decimal::Decimal,
+}
+
+/// What a run was computed from and what it produced, so an auditor can check it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunManifest {
+    pub rule_set_version: u32,
+    /// SHA-256 of the rule set's canonical JSON.
+    pub rule_set_sha256: String,
+    /// SHA-256 of every file imported into each source at the time of the run.
+    pub left_files: Vec<String>,
+    pub right_files: Vec<String>,
+    pub left_records: u64,
+    pub right_records: u64,
+    /// SHA-256 over the stored results in their canonical order.
+    pub results_sha256: String,
+}
+
+/// Everything a completed run reports.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct JobOutcome {
+    pub counts: JobCounts,
+    pub values: Vec<CurrencyValues>,
+    pub manifest: RunManifest,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,14 +181,28 @@ pub enum JobEvent {
     },
     JobDeleted {},
     JobStarted {},
+    JobRetried {},
+    JobProgressed {
+        run: u32,
+        progress: JobProgress,
+    },
     JobCancelled {
         reason: Option<String>,
     },
     JobCompleted {
         counts: JobCounts,
+        /// Added after version 1 shipped without it; absent in older events.
+        #[serde(default)]
+        run: u32,
+        #[serde(default)]
+        values: Vec<CurrencyValues>,
+        #[serde(default)]
+        manifest: Option<RunManifest>,
     },
     JobFailed {
         reason: String,
+        #[serde(default)]
+        run: u32,
     },
 }
 
@@ -153,6 +213,8 @@ impl DomainEvent for JobEvent {
             JobEvent::JobUpdated { .. } => "JobUpdated",
             JobEvent::JobDeleted { .. } => "JobDeleted",
             JobEvent::JobStarted { .. } => "JobStarted",
+            JobEvent::JobRetried { .. } => "JobRetried",
+            JobEvent::JobProgressed { .. } => "JobProgressed",
             JobEvent::JobCancelled { .. } => "JobCancelled",
             JobEvent::JobCompleted { .. } => "JobCompleted",
             JobEvent::JobFailed { .. } => "JobFailed",
@@ -184,6 +246,10 @@ pub enum JobError {
     /// The client's `If-Match` version is not the job's current version.
     #[error("version conflict: expected version {expected}, job is at version {actual}")]
     VersionConflict { expected: Version, actual: Version },
+    /// A worker reported on a run that is no longer the job's current running run (it was
+    /// cancelled, or another worker took over): its report is refused.
+    #[error("run {run} is not the job's current run ({current}, {})", .status.as_str())]
+    StaleRun { run: u32, current: u32, status: JobStatus },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -194,10 +260,27 @@ pub struct Job {
     pub status: JobStatus,
     pub counts: Option<JobCounts>,
     pub failure_reason: Option<String>,
+    /// Runs started so far (start and retries); the current run's number.
+    #[serde(default)]
+    pub run: u32,
+    #[serde(default)]
+    pub progress: Option<JobProgress>,
     pub version: Version,
 }
 
 impl Job {
+    fn check_run(&self, run: u32) -> Result<(), JobError> {
+        self.check_exists(None)?;
+        if self.status != JobStatus::Running || run != self.run {
+            return Err(JobError::StaleRun {
+                run,
+                current: self.run,
+                status: self.status,
+            });
+        }
+        Ok(())
+    }
+
     /// Refuses commands to absent or deleted jobs and stale `If-Match` versions.
     fn check_exists(&self, expected: Option<Version>) -> Result<(), JobError> {
         match self.status {
@@ -276,19 +359,29 @@ impl Job {
                 }
                 Ok(vec![JobEvent::JobCancelled { reason }])
             }
-            JobCommand::Complete { counts } => {
-                self.check_exists(None)?;
-                if self.status != Running {
-                    return Err(self.refuse("complete"));
+            JobCommand::Retry { expected_version } => {
+                self.check_exists(expected_version)?;
+                if !matches!(self.status, Failed | Cancelled) {
+                    return Err(self.refuse("retry"));
                 }
-                Ok(vec![JobEvent::JobCompleted { counts }])
+                Ok(vec![JobEvent::JobRetried {}])
             }
-            JobCommand::Fail { reason } => {
-                self.check_exists(None)?;
-                if self.status != Running {
-                    return Err(self.refuse("fail"));
-                }
-                Ok(vec![JobEvent::JobFailed { reason }])
+            JobCommand::ReportProgress { run, progress } => {
+                self.check_run(run)?;
+                Ok(vec![JobEvent::JobProgressed { run, progress }])
+            }
+            JobCommand::Complete { run, outcome } => {
+                self.check_run(run)?;
+                Ok(vec![JobEvent::JobCompleted {
+                    counts: outcome.counts,
+                    run,
+                    values: outcome.values,
+                    manifest: Some(outcome.manifest),
+                }])
+            }
+            JobCommand::Fail { run, reason } => {
+                self.check_run(run)?;
+                Ok(vec![JobEvent::JobFailed { reason, run }])
             }
         }
     }
@@ -328,17 +421,20 @@ impl Aggregate for Job {
             }
             JobEvent::JobUpdated { definition } => self.definition = Some(definition),
             JobEvent::JobDeleted {} => self.status = JobStatus::Deleted,
-            JobEvent::JobStarted {} => {
+            JobEvent::JobStarted {} | JobEvent::JobRetried {} => {
                 self.status = JobStatus::Running;
+                self.run += 1;
                 self.counts = None;
                 self.failure_reason = None;
+                self.progress = None;
             }
+            JobEvent::JobProgressed { progress, .. } => self.progress = Some(progress),
             JobEvent::JobCancelled { .. } => self.status = JobStatus::Cancelled,
-            JobEvent::JobCompleted { counts } => {
+            JobEvent::JobCompleted { counts, .. } => {
                 self.status = JobStatus::Completed;
                 self.counts = Some(counts);
             }
-            JobEvent::JobFailed { reason } => {
+            JobEvent::JobFailed { reason, .. } => {
                 self.status = JobStatus::Failed;
                 self.failure_reason = Some(reason);
             }
@@ -444,7 +540,8 @@ mod tests {
             JobCommand::Delete { expected_version: None },
             JobCommand::Update { expected_version: None, definition: definition("x") },
             JobCommand::Cancel { expected_version: None, reason: None },
-            JobCommand::Fail { reason: "x".into() },
+            JobCommand::Fail { run: 1, reason: "x".into() },
+            JobCommand::Retry { expected_version: None },
         ] {
             Given::with(())
                 .given(vec![created(), JobEvent::JobDeleted {}])
@@ -472,7 +569,7 @@ mod tests {
             .when(JobCommand::Start { expected_version: None })
             .then_expect_error(JobError::InvalidTransition { action: "start", status: JobStatus::Running });
         Given::with(())
-            .given(vec![created(), started(), JobEvent::JobCompleted { counts: JobCounts::default() }])
+            .given(vec![created(), started(), completed(0)])
             .when(JobCommand::Start { expected_version: None })
             .then_expect_error(JobError::InvalidTransition { action: "start", status: JobStatus::Completed });
     }
@@ -488,30 +585,81 @@ mod tests {
             .when(JobCommand::Cancel { expected_version: None, reason: None })
             .then_expect_events(vec![JobEvent::JobCancelled { reason: None }]);
         Given::with(())
-            .given(vec![created(), started(), JobEvent::JobFailed { reason: "x".into() }])
+            .given(vec![created(), started(), JobEvent::JobFailed { reason: "x".into(), run: 1 }])
             .when(JobCommand::Cancel { expected_version: None, reason: None })
             .then_expect_error(JobError::InvalidTransition { action: "cancel", status: JobStatus::Failed });
     }
 
+    fn outcome(matched: u64) -> JobOutcome {
+        JobOutcome { counts: JobCounts { matched, unmatched_left: 1, unmatched_right: 2, suggestions: 0 }, ..Default::default() }
+    }
+
+    fn completed(matched: u64) -> JobEvent {
+        JobEvent::JobCompleted { counts: outcome(matched).counts, run: 1, values: vec![], manifest: Some(RunManifest::default()) }
+    }
+
     #[test]
-    fn complete_and_fail_only_while_running() {
-        let counts = JobCounts { matched: 5, unmatched_left: 1, unmatched_right: 2, suggestions: 0 };
+    fn complete_and_fail_only_while_running_and_only_for_the_current_run() {
         Given::with(())
             .given(vec![created(), started()])
-            .when(JobCommand::Complete { counts })
-            .then_expect_events(vec![JobEvent::JobCompleted { counts }]);
+            .when(JobCommand::Complete { run: 1, outcome: outcome(5) })
+            .then_expect_events(vec![completed(5)]);
         Given::with(())
             .given(vec![created(), started()])
-            .when(JobCommand::Fail { reason: "source missing".into() })
-            .then_expect_events(vec![JobEvent::JobFailed { reason: "source missing".into() }]);
+            .when(JobCommand::Fail { run: 1, reason: "source missing".into() })
+            .then_expect_events(vec![JobEvent::JobFailed { reason: "source missing".into(), run: 1 }]);
         Given::with(())
             .given(vec![created()])
-            .when(JobCommand::Complete { counts })
-            .then_expect_error(JobError::InvalidTransition { action: "complete", status: JobStatus::Created });
+            .when(JobCommand::Complete { run: 0, outcome: outcome(5) })
+            .then_expect_error(JobError::StaleRun { run: 0, current: 0, status: JobStatus::Created });
+        // A worker of run 1 reporting after the job was cancelled and retried (run 2).
         Given::with(())
-            .given(vec![created()])
-            .when(JobCommand::Fail { reason: "x".into() })
-            .then_expect_error(JobError::InvalidTransition { action: "fail", status: JobStatus::Created });
+            .given(vec![created(), started(), JobEvent::JobCancelled { reason: None }, JobEvent::JobRetried {}])
+            .when(JobCommand::Complete { run: 1, outcome: outcome(5) })
+            .then_expect_error(JobError::StaleRun { run: 1, current: 2, status: JobStatus::Running });
+        Given::with(())
+            .given(vec![created(), started(), JobEvent::JobCancelled { reason: None }])
+            .when(JobCommand::Fail { run: 1, reason: "x".into() })
+            .then_expect_error(JobError::StaleRun { run: 1, current: 1, status: JobStatus::Cancelled });
+    }
+
+    #[test]
+    fn progress_is_recorded_for_the_current_run_only() {
+        let progress = JobProgress { phase: "matching".into(), done: 10, total: 100 };
+        Given::with(())
+            .given(vec![created(), started()])
+            .when(JobCommand::ReportProgress { run: 1, progress: progress.clone() })
+            .then_expect_events(vec![JobEvent::JobProgressed { run: 1, progress: progress.clone() }]);
+        Given::with(())
+            .given(vec![created(), started(), completed(1)])
+            .when(JobCommand::ReportProgress { run: 1, progress })
+            .then_expect_error(JobError::StaleRun { run: 1, current: 1, status: JobStatus::Completed });
+    }
+
+    #[test]
+    fn failed_or_cancelled_jobs_can_be_retried_as_a_new_run() {
+        for ended in [JobEvent::JobFailed { reason: "x".into(), run: 1 }, JobEvent::JobCancelled { reason: None }] {
+            Given::with(())
+                .given(vec![created(), started(), ended])
+                .when(JobCommand::Retry { expected_version: None })
+                .then_expect_events(vec![JobEvent::JobRetried {}]);
+        }
+        Given::with(())
+            .given(vec![created(), started(), completed(1)])
+            .when(JobCommand::Retry { expected_version: None })
+            .then_expect_error(JobError::InvalidTransition { action: "retry", status: JobStatus::Completed });
+        let mut job = Job::default();
+        for e in [created(), started(), JobEvent::JobFailed { reason: "x".into(), run: 1 }, JobEvent::JobRetried {}] {
+            job.apply(e);
+        }
+        assert_eq!((job.run, job.status), (2, JobStatus::Running));
+    }
+
+    #[test]
+    fn a_version_1_completion_without_run_or_manifest_still_reads() {
+        let old = serde_json::json!({"JobCompleted": {"counts": {"matched": 1, "unmatched_left": 0, "unmatched_right": 0, "suggestions": 0}}});
+        let event: JobEvent = serde_json::from_value(old).unwrap();
+        assert!(matches!(event, JobEvent::JobCompleted { run: 0, manifest: None, .. }));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Every business rule is a function of (state, command) → events | error and is tested in
 //! given(events) / when(command) / then(events | error) form, without a database.
 
+pub mod data_source;
 pub mod job;
 pub mod money;
 pub mod project;
@@ -11,6 +12,7 @@ pub mod records;
 pub mod upcasting;
 pub mod validation;
 
+pub use data_source::{DataSource, DataSourceCommand, DataSourceError, DataSourceEvent};
 pub use job::{Job, JobCommand, JobCounts, JobError, JobEvent, JobStatus};
 pub use money::{Currency, Money};
 pub use project::{Project, ProjectCommand, ProjectError, ProjectEvent, ProjectStatus};

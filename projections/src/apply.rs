@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use commands::{StoreCheckpoint, StoredEvent};
+use domain::data_source::{DataSource, DataSourceEvent};
 use domain::job::{Job, JobEvent, JobStatus};
 use domain::project::{Project, ProjectEvent};
 use domain::upcasting::{decode, upcasters};
@@ -114,6 +115,10 @@ async fn apply_event(
         "job" => {
             let decoded = decode::<Job>(upcasters, event.to_serialized()).map_err(undecodable)?;
             apply_job(tx, event, decoded).await?;
+        }
+        "data_source" => {
+            let decoded = decode::<DataSource>(upcasters, event.to_serialized()).map_err(undecodable)?;
+            apply_data_source(tx, event, decoded).await?;
         }
         // Aggregates these read models do not describe: recorded as applied, nothing to change.
         _ => {}
@@ -232,10 +237,11 @@ async fn apply_job(tx: &mut PgConnection, event: &StoredEvent, decoded: JobEvent
             None
         }
         JobEvent::JobDeleted {} => Some(JobStatus::Deleted),
-        JobEvent::JobStarted {} => {
+        JobEvent::JobStarted {} | JobEvent::JobRetried {} => {
             sqlx::query(
                 "UPDATE rm_jobs SET matched = NULL, unmatched_left = NULL, unmatched_right = NULL, suggestions = NULL,
-                        failure_reason = NULL, cancel_reason = NULL WHERE job_id = $1",
+                        failure_reason = NULL, cancel_reason = NULL, progress = NULL, outcome = NULL, run = run + 1
+                 WHERE job_id = $1",
             )
             .bind(id)
             .execute(&mut *tx)
@@ -250,21 +256,31 @@ async fn apply_job(tx: &mut PgConnection, event: &StoredEvent, decoded: JobEvent
                 .await?;
             Some(JobStatus::Cancelled)
         }
-        JobEvent::JobCompleted { counts } => {
+        JobEvent::JobProgressed { progress, .. } => {
+            sqlx::query("UPDATE rm_jobs SET progress = $2 WHERE job_id = $1")
+                .bind(id)
+                .bind(serde_json::to_value(progress).unwrap_or_default())
+                .execute(&mut *tx)
+                .await?;
+            None
+        }
+        JobEvent::JobCompleted { counts, values, manifest, .. } => {
             sqlx::query(
-                "UPDATE rm_jobs SET matched = $2, unmatched_left = $3, unmatched_right = $4, suggestions = $5 WHERE job_id = $1",
+                "UPDATE rm_jobs SET matched = $2, unmatched_left = $3, unmatched_right = $4, suggestions = $5,
+                        outcome = $6, progress = NULL WHERE job_id = $1",
             )
             .bind(id)
             .bind(counts.matched as i64)
             .bind(counts.unmatched_left as i64)
             .bind(counts.unmatched_right as i64)
             .bind(counts.suggestions as i64)
+            .bind(serde_json::json!({"values": values, "manifest": manifest}))
             .execute(&mut *tx)
             .await?;
             Some(JobStatus::Completed)
         }
-        JobEvent::JobFailed { reason } => {
-            sqlx::query("UPDATE rm_jobs SET failure_reason = $2 WHERE job_id = $1")
+        JobEvent::JobFailed { reason, .. } => {
+            sqlx::query("UPDATE rm_jobs SET failure_reason = $2, progress = NULL WHERE job_id = $1")
                 .bind(id)
                 .bind(reason)
                 .execute(&mut *tx)
@@ -286,6 +302,51 @@ async fn apply_job(tx: &mut PgConnection, event: &StoredEvent, decoded: JobEvent
         bump(tx, &status_counter(new_status.as_str()), 1).await?;
     }
     sqlx::query("UPDATE rm_jobs SET version = $2, updated_at = $3 WHERE job_id = $1")
+        .bind(id)
+        .bind(event.sequence)
+        .bind(event.recorded_at)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+async fn apply_data_source(tx: &mut PgConnection, event: &StoredEvent, decoded: DataSourceEvent) -> Result<(), ProjectionError> {
+    let id = aggregate_uuid(event)?;
+    match decoded {
+        DataSourceEvent::DataSourceCreated { project_id, name, settings, .. } => {
+            sqlx::query(
+                "INSERT INTO rm_sources (source_id, project_id, name, settings, version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(id)
+            .bind(project_id)
+            .bind(name.as_str())
+            .bind(&settings)
+            .bind(event.sequence)
+            .bind(event.recorded_at)
+            .execute(&mut *tx)
+            .await?;
+            return Ok(());
+        }
+        DataSourceEvent::DataSourceConfigured { settings } => {
+            sqlx::query("UPDATE rm_sources SET settings = $2 WHERE source_id = $1")
+                .bind(id)
+                .bind(&settings)
+                .execute(&mut *tx)
+                .await?;
+        }
+        DataSourceEvent::SourceFileImported { file } => {
+            sqlx::query(
+                "UPDATE rm_sources SET files = files + 1, records = records + $2, last_file = $3 WHERE source_id = $1",
+            )
+            .bind(id)
+            .bind(file.records_added as i64)
+            .bind(serde_json::to_value(&file).unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    sqlx::query("UPDATE rm_sources SET version = $2, updated_at = $3 WHERE source_id = $1")
         .bind(id)
         .bind(event.sequence)
         .bind(event.recorded_at)

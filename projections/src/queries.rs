@@ -67,6 +67,10 @@ pub struct JobView {
     pub counts: Option<JobCountsView>,
     pub failure_reason: Option<String>,
     pub cancel_reason: Option<String>,
+    pub run: i32,
+    pub progress: Option<Value>,
+    /// Per-currency values and the run's manifest, once completed.
+    pub outcome: Option<Value>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -94,6 +98,9 @@ fn job_view(row: &PgRow) -> Result<JobView, sqlx::Error> {
         counts,
         failure_reason: row.try_get("failure_reason")?,
         cancel_reason: row.try_get("cancel_reason")?,
+        run: row.try_get("run")?,
+        progress: row.try_get("progress")?,
+        outcome: row.try_get("outcome")?,
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -271,4 +278,52 @@ pub async fn wait_until_applied(pool: &PgPool, position: i64, timeout: Duration)
             other => return Ok(other),
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceView {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    pub settings: Value,
+    pub files: i64,
+    pub records: i64,
+    pub last_file: Option<Value>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn source_view(row: &PgRow) -> Result<SourceView, sqlx::Error> {
+    Ok(SourceView {
+        id: row.try_get("source_id")?,
+        project_id: row.try_get("project_id")?,
+        name: row.try_get("name")?,
+        settings: row.try_get("settings")?,
+        files: row.try_get("files")?,
+        records: row.try_get("records")?,
+        last_file: row.try_get("last_file")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub async fn get_source(pool: &PgPool, id: Uuid) -> Result<Option<SourceView>, sqlx::Error> {
+    let row = sqlx::query("SELECT * FROM rm_sources WHERE source_id = $1").bind(id).fetch_optional(pool).await?;
+    row.as_ref().map(source_view).transpose()
+}
+
+pub async fn list_sources(pool: &PgPool, project_id: Uuid, limit: i64, offset: i64) -> Result<Page<SourceView>, sqlx::Error> {
+    let rows = sqlx::query("SELECT * FROM rm_sources WHERE project_id = $1 ORDER BY created_at, source_id LIMIT $2 OFFSET $3")
+        .bind(project_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_sources WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_one(pool)
+        .await?;
+    Ok(Page { items: rows.iter().map(source_view).collect::<Result<_, _>>()?, limit, offset, total })
 }
