@@ -1,0 +1,270 @@
+//! One run of one job.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use commands::{CommandError, CommandMetadata, CommandStore};
+use domain::job::{CurrencyValues, JobCommand, JobCounts, JobError, JobOutcome, JobProgress, JobStatus, RunManifest};
+use domain::records::Record;
+use domain::Currency;
+use futures::TryStreamExt;
+use matching::{MatchError, Matcher, RuleSet};
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::{leases, results};
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    Completed(JobCounts),
+    Failed(String),
+    /// Cancelled by a user, or the run was superseded; nothing was recorded.
+    Stopped,
+    /// The job was not running this run when the worker looked.
+    NotRunning,
+}
+
+/// Timing knobs; the defaults suit production, tests shorten them.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub worker_id: String,
+    pub lease: Duration,
+    /// How often the run checks for cancellation and renews its lease.
+    pub check_every: Duration,
+    /// How often progress is recorded (as a `JobProgressed` event).
+    pub progress_every: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cancelled")]
+    Stopped,
+}
+
+fn metadata(settings: &RunSettings, job: Uuid, run: u32) -> CommandMetadata {
+    let mut m = CommandMetadata::system(&format!("worker:{}", settings.worker_id));
+    m.correlation_id = format!("job:{job}:run:{run}");
+    m
+}
+
+/// Loads a source's records (ids made unique within the side), oldest import first.
+async fn load_records(pool: &PgPool, source: Uuid) -> Result<Vec<Record>, RunError> {
+    let mut rows = sqlx::query(
+        "SELECT record_id, fingerprint, booking_date, value_date, amount::text AS amount, currency, reference, counterparty, description
+         FROM source_records WHERE source_id = $1 ORDER BY fingerprint",
+    )
+    .bind(source)
+    .fetch(pool);
+    let mut records = Vec::new();
+    let mut seen = HashSet::new();
+    while let Some(row) = rows.try_next().await? {
+        let mut id: String = row.try_get("record_id")?;
+        if !seen.insert(id.clone()) {
+            let fingerprint: String = row.try_get("fingerprint")?;
+            id = format!("{id}~{}", &fingerprint[..12.min(fingerprint.len())]);
+            seen.insert(id.clone());
+        }
+        let amount: String = row.try_get("amount")?;
+        let currency: String = row.try_get("currency")?;
+        records.push(Record {
+            id,
+            booking_date: row.try_get("booking_date")?,
+            value_date: row.try_get("value_date")?,
+            amount: Decimal::from_str(&amount).map_err(|e| RunError::Refused(format!("stored amount {amount}: {e}")))?,
+            currency: Currency::parse(&currency).map_err(RunError::Refused)?,
+            reference: row.try_get("reference")?,
+            counterparty: row.try_get("counterparty")?,
+            description: row.try_get("description")?,
+        });
+    }
+    Ok(records)
+}
+
+fn sha256_of(value: &serde_json::Value) -> String {
+    hex::encode(Sha256::digest(value.to_string().as_bytes()))
+}
+
+/// Shared between the matching thread and the supervising task.
+#[derive(Default)]
+struct Shared {
+    cancel: AtomicBool,
+    pass: AtomicU64,
+    passes: AtomicU64,
+    done: AtomicU64,
+    total: AtomicU64,
+}
+
+/// Runs `run` of `job`, which this worker has claimed. Records progress, then the outcome
+/// (completed with results, or failed with the reason). Stops within `check_every` (plus the
+/// engine's progress granularity) when the job is cancelled.
+pub async fn run_job(pool: &PgPool, store: &CommandStore, job_id: Uuid, run: u32, settings: &RunSettings) -> Result<RunEnd, sqlx::Error> {
+    let meta = metadata(settings, job_id, run);
+    let job = match store.load_job(job_id).await {
+        Ok(job) => job,
+        Err(e) => {
+            tracing::warn!(%job_id, error = %e, "cannot load job");
+            return Ok(RunEnd::NotRunning);
+        }
+    };
+    if job.status != JobStatus::Running || job.run != run {
+        return Ok(RunEnd::NotRunning);
+    }
+    tracing::info!(%job_id, run, "running job");
+    let shared = Arc::new(Shared::default());
+    let work = execute(pool, store, job_id, run, &job, settings, &meta, shared.clone());
+    tokio::pin!(work);
+    let mut last_progress = Instant::now();
+    let mut last_reported = None;
+    let outcome = loop {
+        tokio::select! {
+            result = &mut work => break result,
+            _ = tokio::time::sleep(settings.check_every) => {
+                // Still ours? Cancelled, superseded or lease lost: stop.
+                let current = store.load_job(job_id).await.ok();
+                let ours = current.as_ref().is_some_and(|j| j.status == JobStatus::Running && j.run == run);
+                let leased = leases::renew(pool, job_id, run, &settings.worker_id, settings.lease).await.unwrap_or(false);
+                if !ours || !leased {
+                    // Drop the work at once: loading and storing are cancelled with it (the
+                    // results transaction rolls back); the engine thread sees the flag.
+                    shared.cancel.store(true, Ordering::Relaxed);
+                    break Err(RunError::Stopped);
+                }
+                if last_progress.elapsed() >= settings.progress_every {
+                    last_progress = Instant::now();
+                    let progress = JobProgress {
+                        phase: format!("matching pass {} of {}", shared.pass.load(Ordering::Relaxed) + 1, shared.passes.load(Ordering::Relaxed).max(1)),
+                        done: shared.done.load(Ordering::Relaxed),
+                        total: shared.total.load(Ordering::Relaxed),
+                    };
+                    if ours && last_reported.as_ref() != Some(&progress) {
+                        let _ = store.job(job_id, JobCommand::ReportProgress { run, progress: progress.clone() }, &meta).await;
+                        last_reported = Some(progress);
+                    }
+                }
+            }
+        }
+    };
+    let end = match outcome {
+        Ok(outcome) => match store.job(job_id, JobCommand::Complete { run, outcome: outcome.clone() }, &meta).await {
+            Ok(_) => RunEnd::Completed(outcome.counts),
+            Err(CommandError::Rejected(JobError::StaleRun { .. })) => {
+                results::discard(pool, job_id, run).await?;
+                RunEnd::Stopped
+            }
+            Err(e) => {
+                // Not recorded; the lease lapses and the run is retried by a worker.
+                tracing::error!(%job_id, run, error = %e, "cannot record the outcome");
+                return Ok(RunEnd::Stopped);
+            }
+        },
+        Err(RunError::Stopped) => RunEnd::Stopped,
+        Err(RunError::Database(e)) => {
+            tracing::error!(%job_id, run, error = %e, "database error during the run; leaving it to be retried");
+            return Ok(RunEnd::Stopped);
+        }
+        Err(RunError::Refused(reason)) => {
+            match store.job(job_id, JobCommand::Fail { run, reason: reason.clone() }, &meta).await {
+                Ok(_) => RunEnd::Failed(reason),
+                Err(_) => RunEnd::Stopped,
+            }
+        }
+    };
+    leases::finish(pool, job_id, run, &settings.worker_id).await?;
+    tracing::info!(%job_id, run, ?end, "run ended");
+    Ok(end)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    pool: &PgPool,
+    store: &CommandStore,
+    job_id: Uuid,
+    run: u32,
+    job: &domain::Job,
+    _settings: &RunSettings,
+    _meta: &CommandMetadata,
+    shared: Arc<Shared>,
+) -> Result<JobOutcome, RunError> {
+    let definition = job.definition.clone().ok_or_else(|| RunError::Refused("the job has no definition".into()))?;
+    let rules = RuleSet::from_json_value(&definition.rule_set).map_err(|e| RunError::Refused(format!("invalid rule set: {e}")))?;
+    let matcher = Matcher::new(&rules).map_err(|e| RunError::Refused(format!("invalid rule set: {e}")))?;
+    let mut files = Vec::new();
+    for (side, id) in [("left", definition.left_source_id), ("right", definition.right_source_id)] {
+        let source = store.load_data_source(id).await.map_err(|e| RunError::Refused(e.to_string()))?;
+        if !source.exists() {
+            return Err(RunError::Refused(format!("the {side} data source {id} does not exist")));
+        }
+        files.push(source.files);
+    }
+    let left = load_records(pool, definition.left_source_id).await?;
+    let right = load_records(pool, definition.right_source_id).await?;
+    if shared.cancel.load(Ordering::Relaxed) {
+        return Err(RunError::Stopped);
+    }
+    let (left, right, outcome) = tokio::task::spawn_blocking(move || {
+        let progress = |p: matching::Progress| {
+            shared.pass.store(p.pass_index as u64, Ordering::Relaxed);
+            shared.passes.store(p.pass_count as u64, Ordering::Relaxed);
+            shared.done.store(p.done, Ordering::Relaxed);
+            shared.total.store(p.total, Ordering::Relaxed);
+            if shared.cancel.load(Ordering::Relaxed) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let outcome = matcher.run_with_progress(&left, &right, &progress);
+        (left, right, outcome)
+    })
+    .await
+    .map_err(|e| RunError::Refused(format!("the matching engine stopped: {e}")))?;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(MatchError::Cancelled) => return Err(RunError::Stopped),
+        Err(e) => return Err(RunError::Refused(e.to_string())),
+    };
+    let results_sha256 = results::store(pool, job_id, run, &outcome, &left, &right).await?;
+    let counts = JobCounts {
+        matched: outcome.matches.len() as u64,
+        unmatched_left: outcome.unmatched_left.len() as u64,
+        unmatched_right: outcome.unmatched_right.len() as u64,
+        suggestions: outcome.suggestions.len() as u64,
+    };
+    let values = outcome
+        .summary
+        .iter()
+        .map(|s| CurrencyValues {
+            currency: s.currency.to_string(),
+            matched_left: s.left.matched_amount,
+            matched_right: s.right.matched_amount,
+            unmatched_left: s.left.unmatched_amount,
+            unmatched_right: s.right.unmatched_amount,
+        })
+        .collect();
+    let right_files = files.pop().unwrap_or_default();
+    let left_files = files.pop().unwrap_or_default();
+    Ok(JobOutcome {
+        counts,
+        values,
+        manifest: RunManifest {
+            rule_set_version: rules.version,
+            rule_set_sha256: sha256_of(&definition.rule_set),
+            left_files,
+            right_files,
+            left_records: left.len() as u64,
+            right_records: right.len() as u64,
+            results_sha256,
+        },
+    })
+}
