@@ -25,13 +25,18 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub store: Arc<CommandStore>,
     pub pool: PgPool,
+    /// Where uploaded files are kept, content-addressed.
+    pub files: ingest::FileStore,
+    pub max_upload_bytes: u64,
 }
 
 impl AppState {
-    pub fn new(store: Arc<CommandStore>) -> Self {
+    pub fn new(store: Arc<CommandStore>, files: ingest::FileStore) -> Self {
         Self {
             pool: store.pool().clone(),
             store,
+            files,
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
         }
     }
 }

@@ -122,9 +122,19 @@ impl From<JobError> for Problem {
         match e {
             JobError::NotFound => Problem::not_found(e.to_string()),
             JobError::VersionConflict { .. } => Problem::conflict("version-conflict", e.to_string()),
-            JobError::AlreadyExists | JobError::Deleted | JobError::InvalidTransition { .. } => {
+            JobError::AlreadyExists | JobError::Deleted | JobError::InvalidTransition { .. } | JobError::StaleRun { .. } => {
                 Problem::conflict("refused", e.to_string())
             }
+        }
+    }
+}
+
+impl From<domain::DataSourceError> for Problem {
+    fn from(e: domain::DataSourceError) -> Self {
+        match e {
+            domain::DataSourceError::NotFound => Problem::not_found(e.to_string()),
+            domain::DataSourceError::VersionConflict { .. } => Problem::conflict("version-conflict", e.to_string()),
+            domain::DataSourceError::AlreadyExists => Problem::conflict("refused", e.to_string()),
         }
     }
 }

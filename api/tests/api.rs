@@ -41,7 +41,7 @@ async fn spawn_app() -> TestApp {
             tokio::spawn(projections::follower::run(db.pool.clone(), store.commit_signal(), Default::default(), shutdown));
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             ready.send(listener.local_addr().unwrap().port()).unwrap();
-            api::serve(listener, web::Data::new(api::AppState::new(store)), 1).unwrap().await.unwrap();
+            api::serve(listener, web::Data::new(api::AppState::new(store, ingest::FileStore::new(std::env::temp_dir().join(testkit::unique_name("files"))))), 1).unwrap().await.unwrap();
         });
     });
     let port = port.recv().unwrap();
@@ -92,20 +92,36 @@ impl TestApp {
         (a.body["id"].as_str().unwrap().to_string(), a.body["position"].as_i64().unwrap())
     }
 
-    async fn create_job(&self, project: &str, name: &str) -> (String, i64) {
-        let a = self.post(&format!("/api/v1/projects/{project}/jobs"), job_body(name)).await;
+    async fn create_sources(&self, project: &str) -> (String, String) {
+        let mut ids = Vec::new();
+        for name in ["bank", "ledger"] {
+            let a = self
+                .post(&format!("/api/v1/projects/{project}/sources"), json!({"name": name, "settings": {"format": "camt053"}}))
+                .await;
+            assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+            ids.push(a.body["id"].as_str().unwrap().to_string());
+        }
+        (ids[0].clone(), ids[1].clone())
+    }
+
+    async fn create_job(&self, project: &str, name: &str, sources: &(String, String)) -> (String, i64) {
+        let a = self.post(&format!("/api/v1/projects/{project}/jobs"), job_body(name, sources)).await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
         (a.body["id"].as_str().unwrap().to_string(), a.body["position"].as_i64().unwrap())
     }
 }
 
-fn job_body(name: &str) -> Value {
-    json!({
-        "name": name,
-        "left_source_id": "00000000-0000-0000-0000-00000000000a",
-        "right_source_id": "00000000-0000-0000-0000-00000000000b",
-        "rule_set": {"version": 1, "passes": []}
-    })
+fn rule_set() -> Value {
+    json!({"version": 1, "passes": [{"name": "reference", "cardinality": "one_to_one", "reference": {},
+        "amount_tolerance": {"absolute": "0.01"}, "date_window": {"field": "booking_date", "days": 3}}]})
+}
+
+fn job_body(name: &str, sources: &(String, String)) -> Value {
+    json!({"name": name, "left_source_id": sources.0, "right_source_id": sources.1, "rule_set": rule_set()})
+}
+
+fn fake_sources() -> (String, String) {
+    ("00000000-0000-0000-0000-00000000000a".into(), "00000000-0000-0000-0000-00000000000b".into())
 }
 
 #[actix_web::test]
@@ -171,14 +187,15 @@ async fn project_lifecycle_reads_its_own_writes() {
 async fn job_lifecycle_and_dashboard() {
     let app = spawn_app().await;
     let (project, _) = app.create_project("P").await;
-    let (job, _) = app.create_job(&project, "nightly").await;
-    let (other, _) = app.create_job(&project, "weekly").await;
+    let sources = app.create_sources(&project).await;
+    let (job, _) = app.create_job(&project, "nightly", &sources).await;
+    let (other, _) = app.create_job(&project, "weekly", &sources).await;
 
-    let put = app.send("PUT", &format!("/api/v1/jobs/{job}"), Some(&job_body("nightly v2").to_string()), &[]).await;
+    let put = app.send("PUT", &format!("/api/v1/jobs/{job}"), Some(&job_body("nightly v2", &sources).to_string()), &[]).await;
     assert_eq!(put.status, StatusCode::OK);
     let start = app.post(&format!("/api/v1/jobs/{job}/start"), json!({})).await;
     assert_eq!(start.status, StatusCode::OK);
-    let put_running = app.send("PUT", &format!("/api/v1/jobs/{job}"), Some(&job_body("x").to_string()), &[]).await;
+    let put_running = app.send("PUT", &format!("/api/v1/jobs/{job}"), Some(&job_body("x", &sources).to_string()), &[]).await;
     assert_eq!(put_running.status, StatusCode::CONFLICT);
     let delete_running = app.send("DELETE", &format!("/api/v1/jobs/{job}"), None, &[]).await;
     assert_eq!(delete_running.status, StatusCode::CONFLICT);
@@ -216,7 +233,7 @@ async fn job_lifecycle_and_dashboard() {
     let history = app.get(&format!("/api/v1/jobs/{job}/events")).await;
     assert_eq!(history.body["events"].as_array().unwrap().len(), 4);
     let lag = app.get("/api/v1/projections/status").await;
-    assert_eq!(lag.body["events_in_store"], 7);
+    assert_eq!(lag.body["events_in_store"], 9, "1 project, 2 sources, 6 job events");
 }
 
 #[actix_web::test]
@@ -243,13 +260,20 @@ async fn bad_input_gets_the_right_problem() {
         .post(&format!("/api/v1/projects/{project}/jobs"), json!({"name": "j", "left_source_id": "00000000-0000-0000-0000-00000000000b", "right_source_id": "00000000-0000-0000-0000-00000000000b", "rule_set": []}))
         .await;
     let paths: Vec<&str> = same_sources.body["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
-    assert_eq!(paths, ["right_source_id", "rule_set"]);
+    assert_eq!(paths, ["right_source_id", "rule_set", "left_source_id", "right_source_id"]);
+    let sources = app.create_sources(&project).await;
+    let bad_rules = app
+        .post(&format!("/api/v1/projects/{project}/jobs"), json!({"name": "j", "left_source_id": sources.0, "right_source_id": sources.1,
+            "rule_set": {"version": 1, "passes": [{"name": "p", "cardinality": "one_to_one", "reference": {"extract": "("}}]}}))
+        .await;
+    assert_eq!(bad_rules.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_rules.body["errors"][0]["path"].as_str().unwrap().starts_with("rule_set.passes[0].reference.extract"), "{:?}", bad_rules.body);
 
     let unknown = "00000000-0000-0000-0000-000000000999";
     assert_eq!(app.get(&format!("/api/v1/projects/{unknown}")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/api/v1/projects/not-a-uuid").await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.post(&format!("/api/v1/jobs/{unknown}/start"), json!({})).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.post(&format!("/api/v1/projects/{unknown}/jobs"), job_body("j")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.post(&format!("/api/v1/projects/{unknown}/jobs"), job_body("j", &fake_sources())).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.post(&format!("/api/v1/projects/{unknown}/archive"), json!({})).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get(&format!("/api/v1/jobs/{unknown}/events")).await.status, StatusCode::NOT_FOUND);
 
@@ -264,7 +288,7 @@ async fn bad_input_gets_the_right_problem() {
 
     // Archived projects take no new jobs.
     app.post(&format!("/api/v1/projects/{project}/archive"), json!({})).await;
-    assert_eq!(app.post(&format!("/api/v1/projects/{project}/jobs"), job_body("j")).await.status, StatusCode::CONFLICT);
+    assert_eq!(app.post(&format!("/api/v1/projects/{project}/jobs"), job_body("j", &fake_sources())).await.status, StatusCode::CONFLICT);
 
     let too_big = "x".repeat(api::MAX_BODY_BYTES + 10);
     let huge = app.send("POST", "/api/v1/projects", Some(&too_big), &[]).await;

@@ -59,6 +59,18 @@ struct Config {
     http_addr: String,
     #[arg(long, env = "RECON_HTTP_WORKERS", default_value_t = 2, global = true)]
     http_workers: usize,
+    /// Where uploaded files are kept (content-addressed). Default: <data dir>/files.
+    #[arg(long, env = "RECON_FILES_DIR", global = true)]
+    files_dir: Option<PathBuf>,
+    /// Largest accepted upload, in bytes.
+    #[arg(long, env = "RECON_MAX_UPLOAD_BYTES", default_value_t = 2 * 1024 * 1024 * 1024, global = true)]
+    max_upload_bytes: u64,
+    /// Consumer group of the workers (scaled mode).
+    #[arg(long, env = "RECON_WORKER_GROUP", default_value = "recon-workers", global = true)]
+    worker_group: String,
+    /// This worker's name in leases and event metadata. Default: <host>-<pid>.
+    #[arg(long, env = "RECON_WORKER_ID", global = true)]
+    worker_id: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -69,6 +81,8 @@ enum Role {
     Relay,
     /// Maintain the read models: from Kafka with KAFKA_BROKERS, else straight from the store.
     Project,
+    /// Run reconciliation jobs (any number of replicas).
+    Worker,
     /// Apply database migrations and exit.
     Migrate,
     /// Audit: an aggregate's history and past states.
@@ -152,11 +166,13 @@ async fn run_role(role: Option<Role>, config: &Config, db: &Database) -> Result<
         Some(Role::Serve) => server = Some(start_api(config, store.clone())?),
         Some(Role::Relay) => roles.push(start_relay(config, db, shutdown.clone())?),
         Some(Role::Project) => roles.push(start_projector(config, db, &store, shutdown.clone())),
+        Some(Role::Worker) => roles.push(start_worker(config, db, &store, shutdown.clone())),
         None => {
             if config.kafka_brokers.is_some() {
                 roles.push(start_relay(config, db, shutdown.clone())?);
             }
             roles.push(start_projector(config, db, &store, shutdown.clone()));
+            roles.push(start_worker(config, db, &store, shutdown.clone()));
             server = Some(start_api(config, store.clone())?);
         }
     }
@@ -225,7 +241,10 @@ fn start_api(config: &Config, store: Arc<CommandStore>) -> Result<actix_web::dev
     tracing::info!(%addr, "HTTP API listening");
     // Printed on stdout so scripts and tests can find a port chosen with :0.
     println!("recon listening on http://{addr}");
-    let state = actix_web::web::Data::new(api::AppState::new(store));
+    let files_dir = config.files_dir.clone().unwrap_or_else(|| config.data_dir.join("files"));
+    let mut app_state = api::AppState::new(store, ingest::FileStore::new(files_dir));
+    app_state.max_upload_bytes = config.max_upload_bytes;
+    let state = actix_web::web::Data::new(app_state);
     Ok(api::serve(listener, state, config.http_workers)?)
 }
 
@@ -273,6 +292,23 @@ fn start_projector(config: &Config, db: &Database, store: &CommandStore, shutdow
             })
         }
     }
+}
+
+fn start_worker(config: &Config, db: &Database, store: &Arc<CommandStore>, shutdown: watch::Receiver<bool>) -> JoinHandle<Result<()>> {
+    let worker_id = config.worker_id.clone().unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "recon".into());
+        format!("{}-{}", host.trim(), std::process::id())
+    });
+    let mut worker_config = worker::WorkerConfig::new(worker_id);
+    worker_config.kafka = config
+        .kafka_brokers
+        .clone()
+        .map(|brokers| (brokers, config.kafka_topic.clone(), config.worker_group.clone()));
+    let (pool, store) = (db.pool.clone(), store.clone());
+    tokio::spawn(async move {
+        worker::run_worker(pool, store, worker_config, shutdown).await;
+        Ok(())
+    })
 }
 
 async fn replay(pool: &sqlx::PgPool, command: ReplayCommand) -> Result<ExitCode> {

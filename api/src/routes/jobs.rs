@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/jobs/{id}/start", web::post().to(start))
     .route("/jobs/{id}/cancel", web::post().to(cancel))
+    .route("/jobs/{id}/retry", web::post().to(retry))
     .route("/jobs/{id}/events", web::get().to(history));
 }
 
@@ -43,14 +44,39 @@ struct JobBody {
 }
 
 impl JobBody {
-    fn parse(body: &[u8]) -> Result<JobDefinition, Problem> {
+    /// Parses and checks a definition: the rule set against the matching engine, and both
+    /// sources against the store (they must exist in the job's project).
+    async fn parse(state: &AppState, project_id: Uuid, body: &[u8]) -> Result<JobDefinition, Problem> {
         let input: JobBody = parse_json(body)?;
+        let mut errors = match JobDefinition::parse(&input.name, input.left_source_id, input.right_source_id, input.rule_set.clone()) {
+            Ok(_) => domain::ValidationErrors::new(),
+            Err(e) => e,
+        };
+        if input.rule_set.is_object() {
+            if let Err(e) = matching::RuleSet::from_json_value(&input.rule_set) {
+                for f in e.errors {
+                    let path = if f.path.is_empty() { "rule_set".to_string() } else { format!("rule_set.{}", f.path) };
+                    errors.add(path, f.message);
+                }
+            }
+        }
+        for (path, id) in [("left_source_id", input.left_source_id), ("right_source_id", input.right_source_id)] {
+            let source = state.store.load_data_source(id).await?;
+            if source.project_id != Some(project_id) {
+                errors.add(path, format!("no data source {id} in this project"));
+            }
+        }
+        errors.clone().into_result().map_err(Problem::invalid)?;
         JobDefinition::parse(&input.name, input.left_source_id, input.right_source_id, input.rule_set).map_err(Problem::invalid)
     }
 }
 
 async fn create(state: web::Data<AppState>, ctx: CommandContext, project_id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
-    let definition = JobBody::parse(&body)?;
+    state.store.active_project(*project_id).await.map_err(|e| match e {
+        CreateJobError::Project(e) => Problem::from(e),
+        CreateJobError::Job(e) => Problem::from(e),
+    })?;
+    let definition = JobBody::parse(&state, *project_id, &body).await?;
     let id = Uuid::now_v7();
     let committed = state
         .store
@@ -131,7 +157,11 @@ async fn run(state: &AppState, ctx: &CommandContext, id: Uuid, command: JobComma
 }
 
 async fn update(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
-    let definition = JobBody::parse(&body)?;
+    let job = state.store.load_job(*id).await?;
+    let Some(project_id) = job.project_id else {
+        return Err(Problem::not_found(format!("no job {id}")));
+    };
+    let definition = JobBody::parse(&state, project_id, &body).await?;
     let command = JobCommand::Update {
         expected_version: ctx.expected_version,
         definition,
@@ -148,6 +178,13 @@ async fn delete(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<U
 
 async fn start(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     let command = JobCommand::Start {
+        expected_version: ctx.expected_version,
+    };
+    run(&state, &ctx, *id, command).await
+}
+
+async fn retry(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+    let command = JobCommand::Retry {
         expected_version: ctx.expected_version,
     };
     run(&state, &ctx, *id, command).await

@@ -4,6 +4,8 @@ pub mod dashboard;
 pub mod health;
 pub mod jobs;
 pub mod projects;
+pub mod results;
+pub mod sources;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse, HttpResponseBuilder};
@@ -19,6 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .configure(projects::configure)
                 .configure(jobs::configure)
+                .configure(sources::configure)
+                .configure(results::configure)
                 .configure(dashboard::configure),
         );
 }

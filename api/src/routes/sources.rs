@@ -1,0 +1,245 @@
+//! Data sources: `/api/v1/projects/{id}/sources` (create, list), `/api/v1/sources/{id}` (get,
+//! settings, file uploads, history) and `/api/v1/sources/preview`.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use domain::data_source::{DataSourceCommand, ImportedFile};
+use domain::validation::{Name, ValidationErrors};
+use ingest::{import_file, ImportFailure, ImportSettings};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sources::OnError;
+use uuid::Uuid;
+
+use super::{command_answer, etag, query_answer};
+use crate::problem::Problem;
+use crate::request::{parse_json, CommandContext, Consistency, Pagination};
+use crate::AppState;
+use commands::store::CreateJobError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/projects/{id}/sources")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .route("/sources/preview", web::post().to(preview))
+    .route("/sources/{id}", web::get().to(get))
+    .route("/sources/{id}/settings", web::put().to(configure_settings))
+    .route("/sources/{id}/files", web::post().to(upload))
+    .route("/sources/{id}/events", web::get().to(history));
+}
+
+fn settings_from(value: &Value) -> Result<ImportSettings, Problem> {
+    ImportSettings::parse(value, "settings").map_err(Problem::invalid)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateSource {
+    name: String,
+    settings: Value,
+}
+
+async fn create(state: web::Data<AppState>, ctx: CommandContext, project_id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+    let input: CreateSource = parse_json(&body)?;
+    let mut errors = ValidationErrors::new();
+    let name = errors.check("name", Name::parse(&input.name));
+    let settings = match ImportSettings::parse(&input.settings, "settings") {
+        Ok(s) => Some(s),
+        Err(e) => {
+            errors.errors.extend(e.errors);
+            None
+        }
+    };
+    let (Some(name), Some(settings)) = (name, settings) else {
+        return Err(Problem::invalid(errors));
+    };
+    state.store.active_project(*project_id).await.map_err(|e| match e {
+        CreateJobError::Project(e) => Problem::from(e),
+        CreateJobError::Job(e) => Problem::from(e),
+    })?;
+    let id = Uuid::now_v7();
+    let command = DataSourceCommand::Create {
+        source_id: id,
+        project_id: *project_id,
+        name,
+        settings: settings.to_value(),
+    };
+    let committed = state.store.data_source(id, command, &ctx.metadata).await?;
+    let mut builder = HttpResponse::Created();
+    builder.insert_header((header::LOCATION, format!("/api/v1/sources/{id}")));
+    Ok(command_answer(builder, committed))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    limit: Option<i64>,
+    offset: Option<i64>,
+    wait_for_position: Option<i64>,
+    wait_timeout_ms: Option<u64>,
+}
+
+async fn list(state: web::Data<AppState>, project_id: web::Path<Uuid>, query: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
+    let (limit, offset) = Pagination { limit: query.limit, offset: query.offset }.resolve()?;
+    let freshness = Consistency { wait_for_position: query.wait_for_position, wait_timeout_ms: query.wait_timeout_ms }.wait(&state.pool).await?;
+    let page = projections::queries::list_sources(&state.pool, *project_id, limit, offset).await?;
+    Ok(query_answer(freshness, &page))
+}
+
+async fn get(state: web::Data<AppState>, id: web::Path<Uuid>, consistency: web::Query<Consistency>) -> Result<HttpResponse, Problem> {
+    let freshness = consistency.wait(&state.pool).await?;
+    let source = projections::queries::get_source(&state.pool, *id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no data source {id}")))?;
+    let mut response = query_answer(freshness, &source);
+    response.headers_mut().insert(header::ETAG, etag(source.version));
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsBody {
+    settings: Value,
+}
+
+async fn configure_settings(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+    let input: SettingsBody = parse_json(&body)?;
+    let settings = settings_from(&input.settings)?;
+    let command = DataSourceCommand::Configure {
+        expected_version: ctx.expected_version,
+        settings: settings.to_value(),
+    };
+    let committed = state.store.data_source(*id, command, &ctx.metadata).await?;
+    Ok(command_answer(HttpResponse::Ok(), committed))
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadQuery {
+    file_name: Option<String>,
+    on_error: Option<String>,
+}
+
+/// Row errors as problem fields: `rows[17].Amount: "12,3x" is not a decimal number`.
+fn row_errors(errors: &[sources::RowError]) -> ValidationErrors {
+    let mut out = ValidationErrors::new();
+    for e in errors {
+        let path = match &e.column {
+            Some(c) => format!("rows[{}].{}", e.row, c),
+            None => format!("rows[{}]", e.row),
+        };
+        out.add(path, e.message.clone());
+    }
+    out
+}
+
+/// Streams the body into the file store, then imports it with the source's settings.
+async fn upload(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    id: web::Path<Uuid>,
+    query: web::Query<UploadQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let policy = match query.on_error.as_deref() {
+        None | Some("reject") => OnError::Reject,
+        Some("skip") => OnError::Skip,
+        Some(_) => return Err(Problem::invalid_field("on_error", "must be `reject` or `skip`")),
+    };
+    let file_name = query.file_name.clone().unwrap_or_else(|| "upload".to_string());
+    if file_name.chars().count() > 255 || file_name.chars().any(char::is_control) {
+        return Err(Problem::invalid_field("file_name", "must be at most 255 printable characters"));
+    }
+    let source = state.store.load_data_source(*id).await?;
+    if !source.exists() {
+        return Err(Problem::not_found(format!("no data source {id}")));
+    }
+    let settings = ImportSettings::parse(&source.settings, "settings").map_err(|e| Problem::internal(format!("stored settings unreadable: {e}")))?;
+    let stored = state.files.receive(payload, state.max_upload_bytes).await.map_err(|e| match e {
+        ingest::file_store::ReceiveError::TooLarge { .. } => {
+            Problem::new(actix_web::http::StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Payload too large", e.to_string())
+        }
+        ingest::file_store::ReceiveError::Empty => Problem::bad_request("the upload is empty"),
+        ingest::file_store::ReceiveError::Upload(s) => Problem::bad_request(s),
+        ingest::file_store::ReceiveError::Io(e) => Problem::internal(e),
+    })?;
+    let summary = import_file(&state.pool, *id, &stored, &settings, policy).await.map_err(|e| match e {
+        ImportFailure::Mapping(errors) => {
+            let mut v = ValidationErrors::new();
+            for e in errors {
+                v.add(format!("settings.{}", e.path), e.message);
+            }
+            Problem::invalid(v)
+        }
+        ImportFailure::Format(message) => Problem::invalid_field("(file)", message),
+        ImportFailure::Rejected(report) => {
+            let mut p = Problem::invalid(row_errors(&report.errors));
+            p.detail = format!(
+                "the file has {} bad row(s) and on_error=reject: nothing was stored (use on_error=skip to import the good rows)",
+                report.errors_total
+            );
+            p
+        }
+        ImportFailure::Io(s) => Problem::internal(s),
+        ImportFailure::Database(e) => Problem::from(e),
+    })?;
+    let file = ImportedFile {
+        file_name,
+        sha256: stored.sha256.clone(),
+        size_bytes: stored.size_bytes,
+        settings: settings.to_value(),
+        rows_read: summary.rows_read,
+        records_added: summary.records_added,
+        duplicates: summary.duplicates,
+        rows_skipped: summary.rows_skipped,
+        errors_total: summary.errors_total,
+    };
+    let committed = state.store.data_source(*id, DataSourceCommand::RecordImport { file }, &ctx.metadata).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::ETAG, etag(committed.version as i64)))
+        .json(json!({
+            "id": committed.id,
+            "version": committed.version,
+            "position": committed.position,
+            "sha256": stored.sha256,
+            "size_bytes": stored.size_bytes,
+            "import": summary,
+            "already_imported": summary.records_added == 0 && summary.duplicates > 0,
+        })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewBody {
+    settings: Value,
+    /// The first lines of a CSV file, as text.
+    content: String,
+    #[serde(default)]
+    rows: Option<usize>,
+}
+
+/// Parses the first rows of a CSV with proposed settings; nothing is stored.
+async fn preview(body: web::Bytes) -> Result<HttpResponse, Problem> {
+    let input: PreviewBody = parse_json(&body)?;
+    let settings = settings_from(&input.settings)?;
+    if settings.format != ingest::Format::Csv {
+        return Err(Problem::invalid_field("settings.format", "preview supports csv; upload statements directly"));
+    }
+    let rows = input.rows.unwrap_or(20).min(200);
+    let mapping = settings.mapping.clone().unwrap_or_default();
+    let preview = sources::preview_csv(input.content.as_bytes(), &settings.csv_options(), &mapping, rows).map_err(|e| match e {
+        sources::ImportError::Mapping(errors) => {
+            let mut v = ValidationErrors::new();
+            for e in errors {
+                v.add(format!("settings.{}", e.path), e.message);
+            }
+            Problem::invalid(v)
+        }
+        other => Problem::invalid_field("content", other.to_string()),
+    })?;
+    Ok(HttpResponse::Ok().json(preview))
+}
+
+async fn history(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+    super::history(&state.pool, *id, "data_source").await
+}
