@@ -42,6 +42,8 @@ impl Pipeline {
         let log = std::fs::File::create(self.logs.join(format!("{label}.log"))).unwrap();
         Command::new(env!("CARGO_BIN_EXE_recon"))
             .arg(role)
+            .env("RECON_WORKER_ID", label)
+            .env("RECON_WORKER_GROUP", format!("{}-workers", self.group))
             .env("DATABASE_URL", &self.db.url)
             .env("KAFKA_BROKERS", testkit::kafka_brokers())
             .env("RECON_KAFKA_TOPIC", &self.topic)

@@ -1,0 +1,91 @@
+//! Scaled-out job runs: `recon relay`, `recon project` and two `recon worker` processes over
+//! Kafka. The worker running a job is killed with SIGKILL mid-run; the other one takes the run
+//! over when the lease lapses, and the outcome is recorded exactly once.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use commands::CommandStore;
+use domain::data_source::DataSourceCommand;
+use domain::job::{JobCommand, JobDefinition};
+use domain::project::ProjectCommand;
+use domain::validation::{Description, Name};
+use domain::{Currency, JobStatus};
+use serde_json::json;
+use support::{meta, Pipeline};
+use uuid::Uuid;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_workers_job_is_taken_over_and_completed_once() {
+    let pipeline = Pipeline::new().await;
+    let pool = pipeline.db.pool.clone();
+    let store = CommandStore::new(pool.clone());
+    let project = Uuid::new_v4();
+    store
+        .project(project, ProjectCommand::Create { project_id: project, name: Name::parse("P").unwrap(), description: Description::default(), base_currency: Currency::parse("EUR").unwrap() }, &meta())
+        .await
+        .unwrap();
+    let (left, right) = (Uuid::new_v4(), Uuid::new_v4());
+    for (id, prefix) in [(left, "L"), (right, "R")] {
+        store
+            .data_source(id, DataSourceCommand::Create { source_id: id, project_id: project, name: Name::parse(prefix).unwrap(), settings: json!({"format": "mt940"}) }, &meta())
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO source_records (source_id, fingerprint, file_sha256, row_number, record_id, booking_date, amount, currency, reference)
+             SELECT $1, md5($2 || i), 'test', i, $2 || i, date '2026-01-01' + (i % 20), (i % 5000) + 1, 'EUR', 'REF-' || i
+             FROM generate_series(1, 400000) AS i",
+        )
+        .bind(id)
+        .bind(prefix)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let rules = json!({"version": 1, "passes": [{"name": "ref", "cardinality": "one_to_one", "reference": {}, "amount_tolerance": {"absolute": "0.01"}}]});
+    let job = Uuid::new_v4();
+    store.create_job(project, job, JobDefinition::parse("big", left, right, rules).unwrap(), &meta()).await.unwrap();
+
+    let mut relay = pipeline.spawn("relay", "relay");
+    let mut projector = pipeline.spawn("project", "project");
+    let mut worker_a = pipeline.spawn("worker", "worker-a");
+    let mut worker_b = pipeline.spawn("worker", "worker-b");
+    store.job(job, JobCommand::Start { expected_version: None }, &meta()).await.unwrap();
+
+    // Whoever claims the run dies mid-run.
+    let started = Instant::now();
+    let holder: String = loop {
+        let holder: Option<String> = sqlx::query_scalar("SELECT worker_id FROM job_leases WHERE job_id = $1").bind(job).fetch_optional(&pool).await.unwrap();
+        if let Some(holder) = holder {
+            break holder;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "no worker claimed the run:\n{}", pipeline.log("worker-a"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(store.load_job(job).await.unwrap().status, JobStatus::Running, "the run finished before the kill");
+    let (victim, survivor) = if holder == "worker-a" { (&mut worker_a, "worker-b") } else { (&mut worker_b, "worker-a") };
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+
+    let finished = loop {
+        let state = store.load_job(job).await.unwrap();
+        if state.status != JobStatus::Running {
+            break state;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the run was not taken over:\n{}", pipeline.log(survivor));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(finished.status, JobStatus::Completed, "{:?}", finished.failure_reason);
+    assert_eq!(finished.counts.unwrap().matched, 400_000);
+    let history = commands::reading::aggregate_history(&pool, &job.to_string()).await.unwrap();
+    let completions: Vec<_> = history.iter().filter(|e| e.event_type == "JobCompleted").collect();
+    assert_eq!(completions.len(), 1);
+    assert_eq!(completions[0].meta("actor"), Some(format!("worker:{survivor}").as_str()));
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM result_matches WHERE job_id = $1").bind(job).fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, 400_000, "results are stored once");
+    for child in [&mut relay, &mut projector, &mut worker_a, &mut worker_b] {
+        let _ = child.kill();
+    }
+}
