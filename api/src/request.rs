@@ -110,6 +110,28 @@ impl FromRequest for CommandContext {
     }
 }
 
+/// The query of every list: filters, a page, and read-your-writes. Spelled out rather than
+/// composed with `#[serde(flatten)]`, which makes numbers in query strings unparseable.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub project_id: Option<Uuid>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub wait_for_position: Option<i64>,
+    pub wait_timeout_ms: Option<u64>,
+}
+
+impl ListQuery {
+    pub fn page(&self) -> Pagination {
+        Pagination { limit: self.limit, offset: self.offset }
+    }
+
+    pub fn consistency(&self) -> Consistency {
+        Consistency { wait_for_position: self.wait_for_position, wait_timeout_ms: self.wait_timeout_ms }
+    }
+}
+
 /// `?limit=&offset=`: default 50, at most 500.
 #[derive(Debug, Deserialize)]
 pub struct Pagination {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{command_answer, etag, query_answer};
 use crate::problem::Problem;
-use crate::request::{parse_json, CommandContext, Consistency, Pagination};
+use crate::request::{parse_json, CommandContext, Consistency, ListQuery};
 use crate::AppState;
 use commands::store::CreateJobError;
 
@@ -89,27 +89,6 @@ async fn create(state: web::Data<AppState>, ctx: CommandContext, project_id: web
     let mut builder = HttpResponse::Created();
     builder.insert_header((header::LOCATION, format!("/api/v1/jobs/{id}")));
     Ok(command_answer(builder, committed))
-}
-
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    status: Option<String>,
-    project_id: Option<Uuid>,
-    // Spelled out, not `#[serde(flatten)]`: flattening makes query numbers unparseable.
-    limit: Option<i64>,
-    offset: Option<i64>,
-    wait_for_position: Option<i64>,
-    wait_timeout_ms: Option<u64>,
-}
-
-impl ListQuery {
-    fn page(&self) -> Pagination {
-        Pagination { limit: self.limit, offset: self.offset }
-    }
-
-    fn consistency(&self) -> Consistency {
-        Consistency { wait_for_position: self.wait_for_position, wait_timeout_ms: self.wait_timeout_ms }
-    }
 }
 
 async fn list_jobs(state: &AppState, project_id: Option<Uuid>, query: &ListQuery) -> Result<HttpResponse, Problem> {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{command_answer, etag, query_answer};
 use crate::problem::Problem;
-use crate::request::{parse_json, CommandContext, Consistency, Pagination};
+use crate::request::{parse_json, CommandContext, Consistency, ListQuery};
 use crate::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -71,26 +71,6 @@ async fn create(state: web::Data<AppState>, ctx: CommandContext, body: web::Byte
     let mut builder = HttpResponse::Created();
     builder.insert_header((header::LOCATION, format!("/api/v1/projects/{id}")));
     Ok(command_answer(builder, committed))
-}
-
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    status: Option<String>,
-    // Spelled out, not `#[serde(flatten)]`: flattening makes query numbers unparseable.
-    limit: Option<i64>,
-    offset: Option<i64>,
-    wait_for_position: Option<i64>,
-    wait_timeout_ms: Option<u64>,
-}
-
-impl ListQuery {
-    fn page(&self) -> Pagination {
-        Pagination { limit: self.limit, offset: self.offset }
-    }
-
-    fn consistency(&self) -> Consistency {
-        Consistency { wait_for_position: self.wait_for_position, wait_timeout_ms: self.wait_timeout_ms }
-    }
 }
 
 async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {

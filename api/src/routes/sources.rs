@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{command_answer, etag, query_answer};
 use crate::problem::Problem;
-use crate::request::{parse_json, CommandContext, Consistency, Pagination};
+use crate::request::{parse_json, CommandContext, Consistency, ListQuery};
 use crate::AppState;
 use commands::store::CreateJobError;
 
@@ -72,17 +72,9 @@ async fn create(state: web::Data<AppState>, ctx: CommandContext, project_id: web
     Ok(command_answer(builder, committed))
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    limit: Option<i64>,
-    offset: Option<i64>,
-    wait_for_position: Option<i64>,
-    wait_timeout_ms: Option<u64>,
-}
-
 async fn list(state: web::Data<AppState>, project_id: web::Path<Uuid>, query: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
-    let (limit, offset) = Pagination { limit: query.limit, offset: query.offset }.resolve()?;
-    let freshness = Consistency { wait_for_position: query.wait_for_position, wait_timeout_ms: query.wait_timeout_ms }.wait(&state.pool).await?;
+    let (limit, offset) = query.page().resolve()?;
+    let freshness = query.consistency().wait(&state.pool).await?;
     let page = projections::queries::list_sources(&state.pool, *project_id, limit, offset).await?;
     Ok(query_answer(freshness, &page))
 }
