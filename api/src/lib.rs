@@ -51,7 +51,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(web::PathConfig::default().error_handler(|err, _| {
             Problem::not_found(format!("no such resource: {err}")).into()
         }))
-        .configure(routes::configure);
+        .configure(routes::configure)
+        .default_service(web::to(|req: actix_web::HttpRequest| async move {
+            actix_web::ResponseError::error_response(&Problem::not_found(format!("no route for {} {}", req.method(), req.path())))
+        }));
 }
 
 /// Starts the HTTP server on `listener`. The returned server runs when awaited (or spawned).

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sources_and_runs",
         sql: include_str!("../../migrations/0004_sources_and_runs.sql"),
     },
+    Migration {
+        version: 5,
+        name: "dead_letters",
+        sql: include_str!("../../migrations/0005_dead_letters.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Recon's migration lock.

@@ -923,7 +923,7 @@ impl<'a> Engine<'a> {
         let mut settled = 0usize;
         while let Some(Pending { rank, found: f }) = heap.pop() {
             settled += 1;
-            if settled % PROGRESS_EVERY == 0 {
+            if settled.is_multiple_of(PROGRESS_EVERY) {
                 self.report(pass.index, settled, order.len())?;
             }
             let (key, date, t) = order[rank];

@@ -43,22 +43,37 @@ pub fn consumer(config: &KafkaProjectorConfig) -> Result<StreamConsumer, Project
 struct Received {
     partition: i32,
     offset: i64,
-    event: StoredEvent,
+    /// `None`: not a Recon event; dead-lettered, its offset still committed.
+    event: Option<StoredEvent>,
 }
 
-fn decode(message: &rdkafka::message::BorrowedMessage<'_>) -> Result<Received, ProjectionError> {
-    let bad = |reason: String| ProjectionError::BadMessage {
-        partition: message.partition(),
-        offset: message.offset(),
-        reason,
+/// Reads a message; one that is not a Recon event goes to `projection_dead_letters`.
+async fn decode(pool: &PgPool, topic: &str, message: &rdkafka::message::BorrowedMessage<'_>) -> Result<Received, ProjectionError> {
+    let (partition, offset) = (message.partition(), message.offset());
+    let parsed = match message.payload() {
+        None => Err("empty payload".to_string()),
+        Some(payload) => serde_json::from_slice::<StoredEvent>(payload).map_err(|e| e.to_string()),
     };
-    let payload = message.payload().ok_or_else(|| bad("empty payload".into()))?;
-    let event: StoredEvent = serde_json::from_slice(payload).map_err(|e| bad(e.to_string()))?;
-    Ok(Received {
-        partition: message.partition(),
-        offset: message.offset(),
-        event,
-    })
+    match parsed {
+        Ok(event) => Ok(Received { partition, offset, event: Some(event) }),
+        Err(reason) => {
+            tracing::error!(partition, offset, %reason, "not a Recon event; dead-lettered");
+            sqlx::query(
+                "INSERT INTO projection_dead_letters (projection, topic, partition, \"offset\", key, payload, reason)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(crate::READ_MODELS)
+            .bind(topic)
+            .bind(partition)
+            .bind(offset)
+            .bind(message.key().map(|k| String::from_utf8_lossy(k).into_owned()))
+            .bind(message.payload().map(|p| String::from_utf8_lossy(p).into_owned()))
+            .bind(reason)
+            .execute(pool)
+            .await?;
+            Ok(Received { partition, offset, event: None })
+        }
+    }
 }
 
 /// Consumes until `shutdown` turns true or an error that retrying cannot fix.
@@ -70,28 +85,44 @@ pub async fn run(pool: PgPool, config: KafkaProjectorConfig, mut shutdown: watch
             message = consumer.recv() => message,
             _ = shutdown.changed() => break,
         };
-        let mut batch = vec![decode(&first?)?];
+        let first = match first {
+            Ok(message) => decode(&pool, &config.topic, &message).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "consumer error; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let mut batch = vec![first?];
         let deadline = tokio::time::Instant::now() + config.batch_linger;
         while batch.len() < config.batch_max {
             match tokio::time::timeout_at(deadline, consumer.recv()).await {
-                Ok(message) => batch.push(decode(&message?)?),
+                Ok(Ok(message)) => batch.push(decode(&pool, &config.topic, &message).await?),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "consumer error");
+                    break;
+                }
                 Err(_) => break,
             }
         }
-        let events: Vec<StoredEvent> = batch.iter().map(|r| r.event.clone()).collect();
-        let mut attempt = 0;
+        let events: Vec<StoredEvent> = batch.iter().filter_map(|r| r.event.clone()).collect();
+        // Retried until it applies: skipping an event would corrupt the read models. A batch
+        // that keeps failing shows as lag and in the log.
+        let mut attempt = 0u32;
         loop {
             match apply_batch(&pool, &events, None).await {
                 Ok(outcome) => {
                     tracing::debug!(applied = outcome.applied, duplicates = outcome.duplicates, "projected batch");
                     break;
                 }
-                Err(ProjectionError::Database(e)) if attempt < 30 => {
+                Err(e) => {
                     attempt += 1;
                     tracing::warn!(error = %e, attempt, "projection batch failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt.min(10)))) => {}
+                        _ = shutdown.changed() => return Ok(()),
+                    }
                 }
-                Err(e) => return Err(e),
             }
         }
         let mut next: HashMap<i32, i64> = HashMap::new();

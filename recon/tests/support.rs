@@ -37,8 +37,9 @@ impl Pipeline {
         }
     }
 
-    /// Starts `recon <role>` as its own process; its log goes to `<logs>/<label>.log`.
-    pub fn spawn(&self, role: &str, label: &str) -> Child {
+    /// Starts `recon <role>` as its own process; its log goes to `<logs>/<label>.log`. The
+    /// process is killed when the handle is dropped, so a failing test leaves none behind.
+    pub fn spawn(&self, role: &str, label: &str) -> RoleProcess {
         let log = std::fs::File::create(self.logs.join(format!("{label}.log"))).unwrap();
         Command::new(env!("CARGO_BIN_EXE_recon"))
             .arg(role)
@@ -53,6 +54,7 @@ impl Pipeline {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
+            .map(RoleProcess)
             .expect("spawn recon")
     }
 
@@ -76,6 +78,23 @@ impl Pipeline {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+}
+
+/// A running `recon` role.
+pub struct RoleProcess(Child);
+
+impl RoleProcess {
+    /// SIGKILL, and wait until it is gone.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for RoleProcess {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
@@ -104,7 +123,7 @@ pub async fn write_project_with_job(store: &CommandStore, i: usize) {
     let definition = JobDefinition::parse("job", Uuid::from_u128(1), Uuid::from_u128(2), serde_json::json!({})).unwrap();
     store.create_job(project, job, definition, &meta()).await.unwrap();
     store.job(job, JobCommand::Start { expected_version: None }, &meta()).await.unwrap();
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         store
             .job(job, JobCommand::Cancel { expected_version: None, reason: None }, &meta())
             .await
@@ -138,6 +157,11 @@ pub async fn assert_read_models_match_replay(pool: &PgPool) {
                 assert_eq!(view.version as u64, replayed.version);
                 assert_eq!(view.status, status);
                 *jobs_by_status.entry(status).or_default() += 1;
+            }
+            "data_source" => {
+                let view = projections::queries::get_source(pool, uuid).await.unwrap().expect("source in read model");
+                assert_eq!(view.version as u64, replayed.version);
+                assert_eq!(view.records as u64, replayed.state["records"].as_u64().unwrap());
             }
             other => panic!("unexpected aggregate type {other}"),
         }

@@ -16,8 +16,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
 #[derive(Debug, Clone)]
@@ -102,28 +101,28 @@ async fn save_checkpoint(pool: &PgPool, name: &str, at: StoreCheckpoint, publish
     Ok(())
 }
 
-/// Waits until this process holds the relay lock, on a connection kept out of the pool for as
-/// long as it leads. `None` when shut down while waiting.
+/// Waits until this process holds the relay lock, on a dedicated connection (never a pooled
+/// one: dropping it closes the session and so releases the lock). `None` when shut down.
 async fn acquire_leadership(
     pool: &PgPool,
     name: &str,
     shutdown: &mut watch::Receiver<bool>,
-) -> Result<Option<PoolConnection<Postgres>>, RelayError> {
+) -> Result<Option<PgConnection>, RelayError> {
     let mut announced = false;
     loop {
         if *shutdown.borrow() {
             return Ok(None);
         }
-        let mut conn = pool.acquire().await?;
+        let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('recon-relay'), hashtext($1))")
             .bind(name)
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut conn)
             .await?;
         if got {
             tracing::info!(relay = name, "relay is the leader");
             return Ok(Some(conn));
         }
-        drop(conn);
+        let _ = conn.close().await;
         if !announced {
             tracing::info!(relay = name, "another relay is leading; standing by");
             announced = true;
@@ -173,20 +172,42 @@ async fn publish(producer: &FutureProducer, topic: &str, batch: &[StoredEvent]) 
     Ok(())
 }
 
-/// Runs the relay until `shutdown` turns true: stand by, lead, publish, checkpoint.
+/// Runs the relay until `shutdown` turns true: stand by, lead, publish, checkpoint. Kafka or
+/// database outages are waited out (retried every 2 s), never fatal: commands keep being
+/// accepted meanwhile and the relay catches up from its checkpoint.
 pub async fn run(pool: PgPool, config: RelayConfig, mut shutdown: watch::Receiver<bool>) -> Result<(), RelayError> {
+    loop {
+        match lead(&pool, &config, &mut shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "relay interrupted; retrying in 2 s");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = shutdown.changed() => {}
+                }
+                if *shutdown.borrow() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+async fn lead(pool: &PgPool, config: &RelayConfig, shutdown: &mut watch::Receiver<bool>) -> Result<(), RelayError> {
+    let pool = pool.clone();
     ensure_topic(&config.brokers, &config.topic, config.partitions, config.replication).await?;
     let producer = producer(&config.brokers)?;
     let mut waiter = CommitWaiter::new(&pool).await;
     'lead: loop {
-        let Some(mut lock) = acquire_leadership(&pool, &config.name, &mut shutdown).await? else {
+        let Some(mut lock) = acquire_leadership(&pool, &config.name, shutdown).await? else {
             break;
         };
         let mut at = checkpoint(&pool, &config.name).await?;
         while !*shutdown.borrow() {
             // Still the leader? If the lock connection broke, the lock is gone with it.
-            if let Err(e) = sqlx::query("SELECT 1").execute(&mut *lock).await {
+            if let Err(e) = sqlx::query("SELECT 1").execute(&mut lock).await {
                 tracing::warn!(error = %e, "lost the relay lock connection; re-electing");
+                drop(lock);
                 continue 'lead;
             }
             let batch = read_after(&pool, at, config.batch_size).await?;

@@ -114,6 +114,7 @@ pub fn state_from(aggregate_id: &str, events: &[StoredEvent], as_of: AsOf) -> Re
     let state = match last.aggregate_type.as_str() {
         "project" => fold::<Project>(events)?,
         "job" => fold::<Job>(events)?,
+        "data_source" => fold::<domain::DataSource>(events)?,
         other => return Err(ReplayError::UnknownType(other.to_string())),
     };
     Ok(ReplayedState {

@@ -60,12 +60,9 @@ fn start_events(brokers: &str, topic: &str, group: &str, found: mpsc::Sender<Uui
                     let is_start = message.headers().is_some_and(|h| {
                         h.iter().any(|h| h.key == "event_type" && matches!(h.value, Some(b"JobStarted") | Some(b"JobRetried")))
                     });
-                    if let (true, Some(key)) = (is_start, message.key()) {
-                        if let Ok(id) = std::str::from_utf8(key).map(Uuid::parse_str) {
-                            if let Ok(id) = id {
-                                let _ = found.send(id).await;
-                            }
-                        }
+                    let id = message.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| Uuid::parse_str(k).ok());
+                    if let (true, Some(id)) = (is_start, id) {
+                        let _ = found.send(id).await;
                     }
                 }
                 Err(e) => {

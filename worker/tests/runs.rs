@@ -119,7 +119,7 @@ async fn a_run_stores_results_and_records_its_outcome_once() {
     assert_eq!(manifest["results_sha256"].as_str().unwrap().len(), 64);
     let values = &completed.payload["JobCompleted"]["values"][0];
     assert_eq!(values["currency"], "EUR");
-    assert_eq!(values["unmatched_left"].as_str().is_some(), true, "values are exact decimal strings");
+    assert!(values["unmatched_left"].as_str().is_some(), "values are exact decimal strings");
 
     let page = results::page(&s.db.pool, s.job, 1, ResultKind::Matches, &ResultFilter::default(), 0, 500).await.unwrap();
     assert_eq!(page.items.len(), 500);

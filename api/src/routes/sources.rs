@@ -186,7 +186,15 @@ async fn upload(
         rows_skipped: summary.rows_skipped,
         errors_total: summary.errors_total,
     };
-    let committed = state.store.data_source(*id, DataSourceCommand::RecordImport { file }, &ctx.metadata).await?;
+    // The records are committed; the event must follow. A concurrent command on the source is
+    // the only conflict possible (RecordImport checks no version), so retrying is safe.
+    let mut attempt = 0;
+    let committed = loop {
+        match state.store.data_source(*id, DataSourceCommand::RecordImport { file: file.clone() }, &ctx.metadata).await {
+            Err(commands::CommandError::Conflict) if attempt < 5 => attempt += 1,
+            other => break other?,
+        }
+    };
     Ok(HttpResponse::Created()
         .insert_header((header::ETAG, etag(committed.version as i64)))
         .json(json!({
