@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Matching benchmark, one run: Recon (match-bench: sources + matching crates) beside an
+# equivalent pandas script (scripts/bench/pandas_match.py) on the same generated CSV files,
+# each under /usr/bin/time -v for wall time and peak memory (max RSS); then precision and
+# recall of both against the generated truth, and whether their match sets agree.
+#
+#   scripts/bench/matching.sh                 # 1,000,000 x 1,000,000 records, seed 42
+#   N=100000 SEED=7 scripts/bench/matching.sh
+#
+# Targets (from the issue): Recon 10x faster than pandas, under 1 GB peak memory.
+# Env: N, SEED, DATA (data dir, default /tmp/recon-bench-data/<N>-<SEED>; generated only if
+# truth.csv is missing), OUT (results, default /tmp/recon-bench-matching), VENV (default
+# /tmp/recon-bench-venv), MATCH_BENCH_ARGS (e.g. --sequential), CARGO_TARGET_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+N="${N:-1000000}"
+SEED="${SEED:-42}"
+DATA="${DATA:-/tmp/recon-bench-data/$N-$SEED}"
+OUT="${OUT:-/tmp/recon-bench-matching}"
+VENV="${VENV:-/tmp/recon-bench-venv}"
+MATCH_BENCH_ARGS="${MATCH_BENCH_ARGS:-}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/tmp/target-bench}"
+
+log() { echo "matching.sh: $*" >&2; }
+
+# Processes using CPU right now (top, 1 s sample): other work on the machine skews the figures.
+# Samples, every ~5 s while the benchmark runs, which processes use >= 20 % CPU; at the end,
+# those that are not the benchmark's own (cargo builds, tests of other sessions...) are listed.
+start_sampler() {
+  local log="$1"
+  (while :; do
+     top -b -n2 -d1 -o %CPU 2>/dev/null | awk '/^top -/ {f++} f == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 20 {print $12}'
+     # PostgreSQL work for databases other than this benchmark's (e.g. test suites running).
+     n="$(psql "${RECON_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}/postgres" -Atc \
+       "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND datname NOT LIKE 'recon_bench%' AND pid <> pg_backend_pid()" 2>/dev/null || echo 0)"
+     [ "${n:-0}" -gt 0 ] && echo "postgres-queries-on-other-databases"
+     sleep 4
+   done >"$log") &
+  sampler_pid=$!
+}
+stop_sampler() {
+  kill "$sampler_pid" 2>/dev/null || true
+  wait "$sampler_pid" 2>/dev/null || true
+  local others
+  others="$(grep -vE '^(postgres|pgbench|append-b|match-b|python|top|gen-reco|time)' "$1" | sort | uniq -c | sort -rn | awk '{printf "%s (%d samples) ", $2, $1}' || true)"
+  echo "other activity during the run (processes at >= 20 % CPU, queries on other databases; per ~5 s sample): ${others:-none}"
+}
+busy() {
+  top -b -n2 -d1 -o %CPU 2>/dev/null | awk '/^top -/ {f++} f == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 5 {printf "%s %s%% ", $12, $9}'
+  echo
+}
+
+if [ ! -x /usr/bin/time ]; then
+  log "installing GNU time (apt-get install -y time)"
+  apt-get install -y time >&2 || { apt-get update >&2 && apt-get install -y time >&2; }
+fi
+if ! "$VENV/bin/python" -c 'import pandas' 2>/dev/null; then
+  log "creating $VENV with pandas"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet pandas >&2
+fi
+
+log "building (release)"
+cargo build --release -p bench --bin match-bench --bin gen-recon-data >&2
+BIN="$CARGO_TARGET_DIR/release"
+
+if [ ! -f "$DATA/truth.csv" ]; then
+  log "generating $N x $N records (seed $SEED) into $DATA"
+  "$BIN/gen-recon-data" "$N" "$SEED" "$DATA"
+fi
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+echo "== machine"
+echo "date:       $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "cpu:        $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
+echo "memory:     $(free -g | awk '/^Mem:/ {print $2 " GiB total, " $7 " GiB available"}')"
+echo "python:     $("$VENV/bin/python" -c 'import sys, pandas, numpy; print(sys.version.split()[0], "pandas", pandas.__version__, "numpy", numpy.__version__)')"
+echo "data:       $DATA ($(du -sh "$DATA" | cut -f1)): bank $(($(wc -l <"$DATA/bank.csv") - 1)) rows, ledger $(($(wc -l <"$DATA/ledger.csv") - 1)) rows"
+echo "load:       $(uptime)"
+echo "busy now:   $(busy)"
+
+# Both read the files once before timing so neither pays for a cold page cache.
+cat "$DATA/bank.csv" "$DATA/ledger.csv" >/dev/null
+
+run() { # run <name> <command...>: output to $OUT/<name>.out, GNU time report to $OUT/<name>.time
+  local name="$1"
+  shift
+  /usr/bin/time -v -o "$OUT/$name.time" "$@" >"$OUT/$name.out" 2>&1 || { cat "$OUT/$name.out" >&2; exit 1; }
+  grep -v '^RESULT' "$OUT/$name.out" | sed "s/^/  /"
+}
+wall() { # GNU time's "h:mm:ss" or "m:ss.ss" as seconds
+  sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$1" |
+    awk -F: '{ if (NF == 3) print $1 * 3600 + $2 * 60 + $3; else print $1 * 60 + $2 }'
+}
+rss_mb() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1" | awk '{printf "%.0f", $1 / 1024}'; }
+phase() { sed -n "s/^RESULT .*$2=\([0-9.]*\).*/\1/p" "$OUT/$1.out"; }
+
+start_sampler "$OUT/cpu-samples.log"
+echo
+echo "== recon: match-bench $MATCH_BENCH_ARGS"
+run recon "$BIN/match-bench" $MATCH_BENCH_ARGS "$DATA/bank.csv" "$DATA/ledger.csv" "$OUT/recon"
+echo "== pandas: pandas_match.py"
+run pandas "$VENV/bin/python" scripts/bench/pandas_match.py "$DATA/bank.csv" "$DATA/ledger.csv" "$OUT/pandas"
+stop_sampler "$OUT/cpu-samples.log"
+echo "load after: $(uptime)"
+echo "busy after: $(busy)"
+
+echo
+echo "== results ($N x $N records)"
+printf '%-8s %10s %10s %10s %10s %12s %14s\n' "" "import s" "match s" "write s" "total s" "wall s" "max RSS MiB"
+for name in recon pandas; do
+  printf '%-8s %10s %10s %10s %10s %12s %14s\n' "$name" "$(phase $name import_s)" "$(phase $name match_s)" \
+    "$(phase $name write_s)" "$(phase $name total_s)" "$(wall "$OUT/$name.time")" "$(rss_mb "$OUT/$name.time")"
+done
+speedup="$(awk -v r="$(wall "$OUT/recon.time")" -v p="$(wall "$OUT/pandas.time")" 'BEGIN {printf "%.2f", p / r}')"
+recon_rss="$(rss_mb "$OUT/recon.time")"
+echo
+echo "speed-up (pandas wall / recon wall) = ${speedup}x (target >= 10x: $(awk -v s="$speedup" 'BEGIN {print (s >= 10) ? "MET" : "NOT MET"}'))"
+echo "recon peak memory = ${recon_rss} MiB (target < 1024 MiB: $(awk -v m="$recon_rss" 'BEGIN {print (m < 1024) ? "MET" : "NOT MET"}'))"
+
+echo
+echo "== precision / recall against $DATA/truth.csv (outside the timed runs)"
+python3 scripts/bench/evaluate.py "$DATA/truth.csv" recon="$OUT/recon/matches.csv" pandas="$OUT/pandas/matches.csv" | grep -v '^RESULT'
+for f in unmatched_left unmatched_right; do
+  if cmp -s <(sort "$OUT/recon/$f.csv") <(sort "$OUT/pandas/$f.csv"); then
+    echo "$f.csv: identical (as sets of rows)"
+  else
+    echo "$f.csv: DIFFERENT"
+  fi
+done
