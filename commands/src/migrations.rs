@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dead_letters",
         sql: include_str!("../../migrations/0005_dead_letters.sql"),
     },
+    Migration {
+        version: 6,
+        name: "notify_after_commit",
+        sql: include_str!("../../migrations/0006_notify_after_commit.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Recon's migration lock.

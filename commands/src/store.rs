@@ -104,16 +104,37 @@ pub struct CommandStore {
     jobs: Store<Job>,
     sources: Store<DataSource>,
     committed: Arc<Notify>,
+    /// Wakes the task that tells other processes (LISTEN `recon_events`) that events committed.
+    announce: Arc<Notify>,
+}
+
+/// Sends `NOTIFY recon_events` after commits, at most once per `COALESCE` window, outside any
+/// appending transaction (a NOTIFY inside one serialises commits cluster-wide).
+async fn announce_commits(pool: PgPool, signal: Arc<Notify>) {
+    const COALESCE: std::time::Duration = std::time::Duration::from_millis(5);
+    loop {
+        signal.notified().await;
+        tokio::time::sleep(COALESCE).await;
+        if let Err(e) = sqlx::query("SELECT pg_notify('recon_events', '')").execute(&pool).await {
+            tracing::debug!(error = %e, "cannot announce commits; followers will poll");
+        }
+    }
 }
 
 impl CommandStore {
+    /// Must be called within a Tokio runtime: it starts the commit announcer.
     pub fn new(pool: PgPool) -> Self {
+        let announce = Arc::new(Notify::new());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(announce_commits(pool.clone(), announce.clone()));
+        }
         Self {
             projects: event_store(&pool),
             jobs: event_store(&pool),
             sources: event_store(&pool),
             pool,
             committed: Arc::new(Notify::new()),
+            announce,
         }
     }
 
@@ -217,6 +238,7 @@ impl CommandStore {
         }
         let committed = store.commit(events, context, metadata.to_map()).await?;
         self.committed.notify_one();
+        self.announce.notify_one();
         let last_sequence = committed.last().map_or(version_before, |e| e.sequence as u64);
         let position: Option<i64> = sqlx::query_scalar(
             "SELECT position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",

@@ -69,6 +69,7 @@ fn chunks(file: tokio::fs::File) -> impl futures::Stream<Item = Result<bytes::By
 
 #[tokio::main]
 async fn main() {
+    tracing_subscriber::fmt().with_env_filter("info,sqlx=warn").with_writer(std::io::stderr).init();
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let (bank, ledger) = match args.as_slice() {
         [bank, ledger, ..] => (Path::new(bank).to_path_buf(), Path::new(ledger).to_path_buf()),

@@ -58,27 +58,24 @@ fn metadata(settings: &RunSettings, job: Uuid, run: u32) -> CommandMetadata {
     m
 }
 
-/// Loads a source's records (ids made unique within the side), oldest import first.
+/// Loads a source's records. Ids are made unique within the side independently of row order: an
+/// id that occurs more than once gets its fingerprint's first 12 hex digits appended, on every
+/// occurrence.
 async fn load_records(pool: &PgPool, source: Uuid) -> Result<Vec<Record>, RunError> {
     let mut rows = sqlx::query(
         "SELECT record_id, fingerprint, booking_date, value_date, amount::text AS amount, currency, reference, counterparty, description
-         FROM source_records WHERE source_id = $1 ORDER BY fingerprint",
+         FROM source_records WHERE source_id = $1",
     )
     .bind(source)
     .fetch(pool);
     let mut records = Vec::new();
-    let mut seen = HashSet::new();
+    let mut fingerprints = Vec::new();
     while let Some(row) = rows.try_next().await? {
-        let mut id: String = row.try_get("record_id")?;
-        if !seen.insert(id.clone()) {
-            let fingerprint: String = row.try_get("fingerprint")?;
-            id = format!("{id}~{}", &fingerprint[..12.min(fingerprint.len())]);
-            seen.insert(id.clone());
-        }
         let amount: String = row.try_get("amount")?;
         let currency: String = row.try_get("currency")?;
+        fingerprints.push(row.try_get::<String, _>("fingerprint")?);
         records.push(Record {
-            id,
+            id: row.try_get("record_id")?,
             booking_date: row.try_get("booking_date")?,
             value_date: row.try_get("value_date")?,
             amount: Decimal::from_str(&amount).map_err(|e| RunError::Refused(format!("stored amount {amount}: {e}")))?,
@@ -87,6 +84,15 @@ async fn load_records(pool: &PgPool, source: Uuid) -> Result<Vec<Record>, RunErr
             counterparty: row.try_get("counterparty")?,
             description: row.try_get("description")?,
         });
+    }
+    let mut seen = HashSet::with_capacity(records.len());
+    let repeated: HashSet<String> = records.iter().filter(|r| !seen.insert(r.id.as_str())).map(|r| r.id.clone()).collect();
+    if !repeated.is_empty() {
+        for (record, fingerprint) in records.iter_mut().zip(&fingerprints) {
+            if repeated.contains(&record.id) {
+                record.id = format!("{}~{}", record.id, &fingerprint[..12.min(fingerprint.len())]);
+            }
+        }
     }
     Ok(records)
 }
@@ -207,8 +213,11 @@ async fn execute(
         }
         files.push(source.files);
     }
+    let phase = Instant::now();
     let left = load_records(pool, definition.left_source_id).await?;
     let right = load_records(pool, definition.right_source_id).await?;
+    tracing::info!(%job_id, run, left = left.len(), right = right.len(), seconds = phase.elapsed().as_secs_f64(), "loaded records");
+    let phase = Instant::now();
     if shared.cancel.load(Ordering::Relaxed) {
         return Err(RunError::Stopped);
     }
@@ -234,7 +243,10 @@ async fn execute(
         Err(MatchError::Cancelled) => return Err(RunError::Stopped),
         Err(e) => return Err(RunError::Refused(e.to_string())),
     };
+    tracing::info!(%job_id, run, matches = outcome.matches.len(), seconds = phase.elapsed().as_secs_f64(), "matched");
+    let phase = Instant::now();
     let results_sha256 = results::store(pool, job_id, run, &outcome, &left, &right).await?;
+    tracing::info!(%job_id, run, seconds = phase.elapsed().as_secs_f64(), "stored results");
     let counts = JobCounts {
         matched: outcome.matches.len() as u64,
         unmatched_left: outcome.unmatched_left.len() as u64,
