@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::{Compress, DefaultHeaders};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use commands::CommandStore;
 use sqlx::PgPool;
@@ -57,11 +59,46 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }));
 }
 
+/// Turns the framework's own plain-text error answers (body too large, wrong method) into
+/// problem+json like every other error; answers that are problem+json already pass through.
+fn framework_error_as_problem<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let already = res
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if already {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let problem = match res.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Payload too large",
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            format!("{} is not allowed on {}", res.request().method(), res.request().path()),
+        ),
+        other => Problem::new(other, "error", "Error", other.canonical_reason().unwrap_or("error")),
+    };
+    let (req, _) = res.into_parts();
+    let response = actix_web::ResponseError::error_response(&problem);
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response).map_into_right_body()))
+}
+
 /// Starts the HTTP server on `listener`. The returned server runs when awaited (or spawned).
 pub fn serve(listener: TcpListener, state: web::Data<AppState>, workers: usize) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(
+                ErrorHandlers::new()
+                    .handler(StatusCode::PAYLOAD_TOO_LARGE, framework_error_as_problem)
+                    .handler(StatusCode::METHOD_NOT_ALLOWED, framework_error_as_problem),
+            )
             .wrap(Compress::default())
             .wrap(
                 DefaultHeaders::new()

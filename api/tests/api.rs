@@ -293,4 +293,9 @@ async fn bad_input_gets_the_right_problem() {
     let too_big = "x".repeat(api::MAX_BODY_BYTES + 10);
     let huge = app.send("POST", "/api/v1/projects", Some(&too_big), &[]).await;
     assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(huge.header("content-type"), Some("application/problem+json"));
+    let no_route = app.get("/api/v1/nothing-here").await;
+    assert_eq!((no_route.status, no_route.header("content-type")), (StatusCode::NOT_FOUND, Some("application/problem+json")));
+    let wrong_method = app.send("DELETE", "/api/v1/projects", None, &[]).await;
+    assert_eq!((wrong_method.status.as_u16(), wrong_method.header("content-type")), (405, Some("application/problem+json")));
 }
