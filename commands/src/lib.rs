@@ -9,6 +9,7 @@
 pub mod metadata;
 pub mod migrations;
 pub mod reading;
+pub mod repository;
 pub mod store;
 
 pub use metadata::CommandMetadata;

@@ -10,7 +10,7 @@ use domain::data_source::{DataSource, DataSourceCommand, DataSourceError};
 use domain::job::{Job, JobCommand, JobDefinition, JobError};
 use domain::project::{Project, ProjectCommand, ProjectError, ProjectStatus};
 use domain::Version;
-use postgres_es::PostgresEventRepository;
+use crate::repository::{RecordingRepository, LAST_POSITION};
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -90,10 +90,10 @@ impl Versioned for Job {
     }
 }
 
-type Store<A> = PersistedEventStore<PostgresEventRepository, A>;
+type Store<A> = PersistedEventStore<RecordingRepository, A>;
 
 fn event_store<A: Aggregate>(pool: &PgPool) -> Store<A> {
-    PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()))
+    PersistedEventStore::new_event_store(RecordingRepository::new(pool.clone()))
         .with_upcasters(domain::upcasting::upcasters())
 }
 
@@ -236,19 +236,16 @@ impl CommandStore {
                 events: 0,
             });
         }
-        let committed = store.commit(events, context, metadata.to_map()).await?;
+        let (committed, position) = LAST_POSITION
+            .scope(std::cell::Cell::new(None), async {
+                let committed = store.commit(events, context, metadata.to_map()).await;
+                (committed, LAST_POSITION.with(|p| p.get()))
+            })
+            .await;
+        let committed = committed?;
         self.committed.notify_one();
         self.announce.notify_one();
         let last_sequence = committed.last().map_or(version_before, |e| e.sequence as u64);
-        let position: Option<i64> = sqlx::query_scalar(
-            "SELECT position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
-        )
-        .bind(A::TYPE)
-        .bind(&aggregate_id)
-        .bind(last_sequence as i64)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| CommandError::Internal(format!("reading the position of a committed event: {e}")))?;
         Ok(Committed {
             id,
             version: last_sequence,
