@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "notify_after_commit",
         sql: include_str!("../../migrations/0006_notify_after_commit.sql"),
     },
+    Migration {
+        version: 7,
+        name: "dead_letter_key",
+        sql: include_str!("../../migrations/0007_dead_letter_key.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Recon's migration lock.

@@ -112,6 +112,16 @@ fn encode(out: &mut String, file_sha256: &str, r: &ImportedRecord) {
     out.push('\n');
 }
 
+/// PostgreSQL refuses text it cannot store (a NUL character, say): that is the file's fault.
+fn bad_text(e: sqlx::Error) -> ImportFailure {
+    match e.as_database_error().and_then(|d| d.code()).as_deref() {
+        Some("22021") | Some("22P05") | Some("22P04") => {
+            ImportFailure::Format(format!("the file holds text that cannot be stored (e.g. a NUL character): {e}"))
+        }
+        _ => ImportFailure::Database(e),
+    }
+}
+
 /// Imports `file` into source `source_id`. With `OnError::Reject` any bad row rejects the whole
 /// file; with `Skip` bad rows are left out and listed.
 pub async fn import_file(
@@ -148,9 +158,9 @@ pub async fn import_file(
             encode(&mut text, &file.sha256, record);
         }
         records_read += chunk.len() as u64;
-        copy.send(text.as_bytes()).await?;
+        copy.send(text.as_bytes()).await.map_err(bad_text)?;
     }
-    copy.finish().await?;
+    copy.finish().await.map_err(bad_text)?;
     let report = match parser.await {
         Ok(Ok(report)) => report,
         Ok(Err(e)) => {

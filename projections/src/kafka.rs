@@ -58,19 +58,32 @@ async fn decode(pool: &PgPool, topic: &str, message: &rdkafka::message::Borrowed
         Ok(event) => Ok(Received { partition, offset, event: Some(event) }),
         Err(reason) => {
             tracing::error!(partition, offset, %reason, "not a Recon event; dead-lettered");
-            sqlx::query(
-                "INSERT INTO projection_dead_letters (projection, topic, partition, \"offset\", key, payload, reason)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(crate::READ_MODELS)
-            .bind(topic)
-            .bind(partition)
-            .bind(offset)
-            .bind(message.key().map(|k| String::from_utf8_lossy(k).into_owned()))
-            .bind(message.payload().map(|p| String::from_utf8_lossy(p).into_owned()))
-            .bind(reason)
-            .execute(pool)
-            .await?;
+            // Retried until stored: the message's offset is committed after this.
+            let mut attempt = 0u64;
+            loop {
+                let stored = sqlx::query(
+                    "INSERT INTO projection_dead_letters (projection, topic, partition, \"offset\", key, payload, reason)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (projection, topic, partition, \"offset\") DO NOTHING",
+                )
+                .bind(crate::READ_MODELS)
+                .bind(topic)
+                .bind(partition)
+                .bind(offset)
+                .bind(message.key().map(|k| String::from_utf8_lossy(k).into_owned()))
+                .bind(message.payload().map(|p| String::from_utf8_lossy(p).into_owned()))
+                .bind(&reason)
+                .execute(pool)
+                .await;
+                match stored {
+                    Ok(_) => break,
+                    Err(e) => {
+                        attempt += 1;
+                        tracing::warn!(error = %e, attempt, "cannot store a dead letter; retrying");
+                        tokio::time::sleep(Duration::from_millis(500 * attempt.min(10))).await;
+                    }
+                }
+            }
             Ok(Received { partition, offset, event: None })
         }
     }

@@ -42,6 +42,18 @@ async fn a_killed_workers_job_is_taken_over_and_completed_once() {
         .execute(&pool)
         .await
         .unwrap();
+        let file = domain::data_source::ImportedFile {
+            file_name: "generated".into(),
+            sha256: "test".into(),
+            size_bytes: 0,
+            settings: json!({"format": "mt940"}),
+            rows_read: 400_000,
+            records_added: 400_000,
+            duplicates: 0,
+            rows_skipped: 0,
+            errors_total: 0,
+        };
+        store.data_source(id, DataSourceCommand::RecordImport { file }, &meta()).await.unwrap();
     }
     let rules = json!({"version": 1, "passes": [{"name": "ref", "cardinality": "one_to_one", "reference": {}, "amount_tolerance": {"absolute": "0.01"}}]});
     let job = Uuid::new_v4();

@@ -85,12 +85,14 @@ pub async fn checkpoint(pool: &PgPool, name: &str) -> Result<StoreCheckpoint, sq
     }))
 }
 
+/// Moves the checkpoint forward only: a deposed leader finishing a late batch cannot move it back.
 async fn save_checkpoint(pool: &PgPool, name: &str, at: StoreCheckpoint, published: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO relay_checkpoints (relay, transaction_id, position, published_events)
          VALUES ($1, $2::bigint::text::xid8, $3, $4)
          ON CONFLICT (relay) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,
-             published_events = relay_checkpoints.published_events + EXCLUDED.published_events, updated_at = now()",
+             published_events = relay_checkpoints.published_events + EXCLUDED.published_events, updated_at = now()
+         WHERE (relay_checkpoints.transaction_id, relay_checkpoints.position) < (EXCLUDED.transaction_id, EXCLUDED.position)",
     )
     .bind(name)
     .bind(at.transaction_id)

@@ -77,11 +77,17 @@ async fn copy_in<'c>(conn: &'c mut PgConnection, statement: &str, hasher: &'c mu
 }
 
 /// Stores the outcome of `run` and returns the SHA-256 over everything stored, in order.
-pub async fn store(pool: &PgPool, job: Uuid, run: u32, outcome: &MatchOutcome, left: &[Record], right: &[Record]) -> Result<String, sqlx::Error> {
+/// Fenced by the lease: `None` (and nothing stored) unless `worker` still holds the run.
+pub async fn store(pool: &PgPool, job: Uuid, run: u32, worker: &str, outcome: &MatchOutcome, left: &[Record], right: &[Record]) -> Result<Option<String>, sqlx::Error> {
     let index = |records: &[Record]| -> HashMap<String, usize> { records.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect() };
     let (left_index, right_index) = (index(left), index(right));
     let mut hasher = Sha256::new();
     let mut tx = pool.begin().await?;
+    // Fenced by the lease, checked at the start and again just before commit. Not a row lock:
+    // the run's supervisor renews the lease meanwhile and must not wait behind this transaction.
+    if !holds_lease(&mut tx, job, run, worker).await? {
+        return Ok(None);
+    }
     for table in ["result_matches", "result_unmatched", "result_suggestions"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE job_id = $1 AND run = $2"))
             .bind(job)
@@ -145,8 +151,21 @@ pub async fn store(pool: &PgPool, job: Uuid, run: u32, outcome: &MatchOutcome, l
         }
         w.finish().await?;
     }
+    if !holds_lease(&mut tx, job, run, worker).await? {
+        return Ok(None);
+    }
     tx.commit().await?;
-    Ok(hex::encode(hasher.finalize()))
+    Ok(Some(hex::encode(hasher.finalize())))
+}
+
+async fn holds_lease(tx: &mut PgConnection, job: Uuid, run: u32, worker: &str) -> Result<bool, sqlx::Error> {
+    let holds: Option<i32> = sqlx::query_scalar("SELECT run FROM job_leases WHERE job_id = $1 AND run = $2 AND worker_id = $3 AND NOT finished")
+        .bind(job)
+        .bind(run as i32)
+        .bind(worker)
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(holds.is_some())
 }
 
 /// Removes what a run stored (a run whose completion was refused).
@@ -236,7 +255,7 @@ pub async fn page(pool: &PgPool, job: Uuid, run: u32, kind: ResultKind, filter: 
             .bind(job)
             .bind(run as i32)
             .bind(cursor)
-            .bind(limit)
+            .bind(limit + 1)
             .bind(filter.pass_index)
             .bind(filter.min_score)
             .fetch_all(pool)
@@ -252,7 +271,7 @@ pub async fn page(pool: &PgPool, job: Uuid, run: u32, kind: ResultKind, filter: 
             .bind(job)
             .bind(run as i32)
             .bind(cursor)
-            .bind(limit)
+            .bind(limit + 1)
             .bind(side_name(side))
             .bind(filter.currency.as_deref())
             .fetch_all(pool)
@@ -266,7 +285,7 @@ pub async fn page(pool: &PgPool, job: Uuid, run: u32, kind: ResultKind, filter: 
             .bind(job)
             .bind(run as i32)
             .bind(cursor)
-            .bind(limit)
+            .bind(limit + 1)
             .fetch_all(pool)
             .await?
         }
@@ -276,12 +295,10 @@ pub async fn page(pool: &PgPool, job: Uuid, run: u32, kind: ResultKind, filter: 
         ResultKind::Unmatched(_) => unmatched_json,
         ResultKind::Suggestions => suggestion_json,
     };
-    let items = rows.iter().map(to_json).collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if items.len() as i64 == limit {
-        items.last().and_then(|i| i["seq"].as_i64())
-    } else {
-        None
-    };
+    // One row more than asked tells whether another page follows.
+    let more = rows.len() as i64 > limit;
+    let items = rows.iter().take(limit as usize).map(to_json).collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if more { items.last().and_then(|i| i["seq"].as_i64()) } else { None };
     Ok(ResultPage { items, limit, next_cursor })
 }
 

@@ -4,11 +4,12 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use commands::{CommandError, CommandMetadata, CommandStore};
-use domain::job::{CurrencyValues, JobCommand, JobCounts, JobError, JobOutcome, JobProgress, JobStatus, RunManifest};
+use commands::{CommandMetadata, CommandStore};
+use domain::job::{CurrencyValues, JobCommand, JobCounts, JobOutcome, JobProgress, JobStatus, RunManifest};
 use domain::records::Record;
 use domain::Currency;
 use futures::TryStreamExt;
@@ -50,6 +51,9 @@ enum RunError {
     Database(#[from] sqlx::Error),
     #[error("cancelled")]
     Stopped,
+    /// Worth retrying (the store was briefly unreachable): the run is left to be run again.
+    #[error("{0}")]
+    Transient(String),
 }
 
 fn metadata(settings: &RunSettings, job: Uuid, run: u32) -> CommandMetadata {
@@ -61,12 +65,15 @@ fn metadata(settings: &RunSettings, job: Uuid, run: u32) -> CommandMetadata {
 /// Loads a source's records. Ids are made unique within the side independently of row order: an
 /// id that occurs more than once gets its fingerprint's first 12 hex digits appended, on every
 /// occurrence.
-async fn load_records(pool: &PgPool, source: Uuid) -> Result<Vec<Record>, RunError> {
+/// Only records of `files` (the imports the manifest names) are loaded, in fingerprint order
+/// (the primary key's order, so no sort): the same inputs give the same results and digest.
+async fn load_records(pool: &PgPool, source: Uuid, files: &[String]) -> Result<Vec<Record>, RunError> {
     let mut rows = sqlx::query(
         "SELECT record_id, fingerprint, booking_date, value_date, amount::text AS amount, currency, reference, counterparty, description
-         FROM source_records WHERE source_id = $1",
+         FROM source_records WHERE source_id = $1 AND file_sha256 = ANY($2) ORDER BY fingerprint",
     )
     .bind(source)
+    .bind(files)
     .fetch(pool);
     let mut records = Vec::new();
     let mut fingerprints = Vec::new();
@@ -102,9 +109,14 @@ fn sha256_of(value: &serde_json::Value) -> String {
 }
 
 /// Shared between the matching thread and the supervising task.
+const PHASE_LOADING: u8 = 0;
+const PHASE_MATCHING: u8 = 1;
+const PHASE_STORING: u8 = 2;
+
 #[derive(Default)]
 struct Shared {
     cancel: AtomicBool,
+    phase: std::sync::atomic::AtomicU8,
     pass: AtomicU64,
     passes: AtomicU64,
     done: AtomicU64,
@@ -124,6 +136,8 @@ pub async fn run_job(pool: &PgPool, store: &CommandStore, job_id: Uuid, run: u32
         }
     };
     if job.status != JobStatus::Running || job.run != run {
+        // Confirmed from the store: nothing to do for this run, ever.
+        leases::finish(pool, job_id, run, &settings.worker_id).await?;
         return Ok(RunEnd::NotRunning);
     }
     tracing::info!(%job_id, run, "running job");
@@ -137,9 +151,13 @@ pub async fn run_job(pool: &PgPool, store: &CommandStore, job_id: Uuid, run: u32
             result = &mut work => break result,
             _ = tokio::time::sleep(settings.check_every) => {
                 // Still ours? Cancelled, superseded or lease lost: stop.
-                let current = store.load_job(job_id).await.ok();
-                let ours = current.as_ref().is_some_and(|j| j.status == JobStatus::Running && j.run == run);
-                let leased = leases::renew(pool, job_id, run, &settings.worker_id, settings.lease).await.unwrap_or(false);
+                // A failed check (database briefly away) is not a verdict: only a definite
+                // "cancelled / superseded" or "lease taken" stops the run.
+                let ours = match store.load_job(job_id).await {
+                    Ok(j) => j.status == JobStatus::Running && j.run == run,
+                    Err(_) => true,
+                };
+                let leased = leases::renew(pool, job_id, run, &settings.worker_id, settings.lease).await.unwrap_or(true);
                 if !ours || !leased {
                     // Drop the work at once: loading and storing are cancelled with it (the
                     // results transaction rolls back); the engine thread sees the flag.
@@ -148,8 +166,13 @@ pub async fn run_job(pool: &PgPool, store: &CommandStore, job_id: Uuid, run: u32
                 }
                 if last_progress.elapsed() >= settings.progress_every {
                     last_progress = Instant::now();
+                    let phase = match shared.phase.load(Ordering::Relaxed) {
+                        PHASE_LOADING => "loading".to_string(),
+                        PHASE_STORING => "storing".to_string(),
+                        _ => format!("matching pass {} of {}", shared.pass.load(Ordering::Relaxed) + 1, shared.passes.load(Ordering::Relaxed).max(1)),
+                    };
                     let progress = JobProgress {
-                        phase: format!("matching pass {} of {}", shared.pass.load(Ordering::Relaxed) + 1, shared.passes.load(Ordering::Relaxed).max(1)),
+                        phase,
                         done: shared.done.load(Ordering::Relaxed),
                         total: shared.total.load(Ordering::Relaxed),
                     };
@@ -164,29 +187,40 @@ pub async fn run_job(pool: &PgPool, store: &CommandStore, job_id: Uuid, run: u32
     let end = match outcome {
         Ok(outcome) => match store.job(job_id, JobCommand::Complete { run, outcome: outcome.clone() }, &meta).await {
             Ok(_) => RunEnd::Completed(outcome.counts),
-            Err(CommandError::Rejected(JobError::StaleRun { .. })) => {
-                results::discard(pool, job_id, run).await?;
-                RunEnd::Stopped
-            }
             Err(e) => {
-                // Not recorded; the lease lapses and the run is retried by a worker.
-                tracing::error!(%job_id, run, error = %e, "cannot record the outcome");
-                return Ok(RunEnd::Stopped);
+                tracing::warn!(%job_id, run, error = %e, "the outcome was not recorded");
+                RunEnd::Stopped
             }
         },
         Err(RunError::Stopped) => RunEnd::Stopped,
+        Err(RunError::Transient(e)) => {
+            tracing::error!(%job_id, run, error = %e, "transient error during the run; leaving it to be retried");
+            RunEnd::Stopped
+        }
         Err(RunError::Database(e)) => {
             tracing::error!(%job_id, run, error = %e, "database error during the run; leaving it to be retried");
-            return Ok(RunEnd::Stopped);
+            RunEnd::Stopped
         }
-        Err(RunError::Refused(reason)) => {
-            match store.job(job_id, JobCommand::Fail { run, reason: reason.clone() }, &meta).await {
-                Ok(_) => RunEnd::Failed(reason),
-                Err(_) => RunEnd::Stopped,
-            }
-        }
+        Err(RunError::Refused(reason)) => match store.job(job_id, JobCommand::Fail { run, reason: reason.clone() }, &meta).await {
+            Ok(_) => RunEnd::Failed(reason),
+            Err(_) => RunEnd::Stopped,
+        },
     };
-    leases::finish(pool, job_id, run, &settings.worker_id).await?;
+    // Settle the lease from what the store says, not from how the run ended: finished when
+    // this run is definitely over (recorded, cancelled, superseded); otherwise released, so
+    // that another worker (or this one) runs it again at once.
+    match store.load_job(job_id).await {
+        Ok(current) if !(current.status == JobStatus::Running && current.run == run) => {
+            // Results stored by a run that did not complete are never shown; remove them,
+            // unless this very run is the one that completed (another worker recorded it).
+            let completed_this_run = current.status == JobStatus::Completed && current.run == run;
+            if !completed_this_run {
+                results::discard(pool, job_id, run).await?;
+            }
+            leases::finish(pool, job_id, run, &settings.worker_id).await?;
+        }
+        _ => leases::release(pool, job_id, run, &settings.worker_id).await?,
+    }
     tracing::info!(%job_id, run, ?end, "run ended");
     Ok(end)
 }
@@ -198,7 +232,7 @@ async fn execute(
     job_id: Uuid,
     run: u32,
     job: &domain::Job,
-    _settings: &RunSettings,
+    settings: &RunSettings,
     _meta: &CommandMetadata,
     shared: Arc<Shared>,
 ) -> Result<JobOutcome, RunError> {
@@ -207,21 +241,24 @@ async fn execute(
     let matcher = Matcher::new(&rules).map_err(|e| RunError::Refused(format!("invalid rule set: {e}")))?;
     let mut files = Vec::new();
     for (side, id) in [("left", definition.left_source_id), ("right", definition.right_source_id)] {
-        let source = store.load_data_source(id).await.map_err(|e| RunError::Refused(e.to_string()))?;
+        let source = store.load_data_source(id).await.map_err(|e| RunError::Transient(e.to_string()))?;
         if !source.exists() {
             return Err(RunError::Refused(format!("the {side} data source {id} does not exist")));
         }
         files.push(source.files);
     }
     let phase = Instant::now();
-    let left = load_records(pool, definition.left_source_id).await?;
-    let right = load_records(pool, definition.right_source_id).await?;
+    let left = load_records(pool, definition.left_source_id, &files[0]).await?;
+    let right = load_records(pool, definition.right_source_id, &files[1]).await?;
+    shared.phase.store(PHASE_MATCHING, Ordering::Relaxed);
     tracing::info!(%job_id, run, left = left.len(), right = right.len(), seconds = phase.elapsed().as_secs_f64(), "loaded records");
     let phase = Instant::now();
     if shared.cancel.load(Ordering::Relaxed) {
         return Err(RunError::Stopped);
     }
+    let engine = shared.clone();
     let (left, right, outcome) = tokio::task::spawn_blocking(move || {
+        let shared = engine;
         let progress = |p: matching::Progress| {
             shared.pass.store(p.pass_index as u64, Ordering::Relaxed);
             shared.passes.store(p.pass_count as u64, Ordering::Relaxed);
@@ -245,7 +282,10 @@ async fn execute(
     };
     tracing::info!(%job_id, run, matches = outcome.matches.len(), seconds = phase.elapsed().as_secs_f64(), "matched");
     let phase = Instant::now();
-    let results_sha256 = results::store(pool, job_id, run, &outcome, &left, &right).await?;
+    shared.phase.store(PHASE_STORING, Ordering::Relaxed);
+    let results_sha256 = results::store(pool, job_id, run, &settings.worker_id, &outcome, &left, &right)
+        .await?
+        .ok_or(RunError::Stopped)?;
     tracing::info!(%job_id, run, seconds = phase.elapsed().as_secs_f64(), "stored results");
     let counts = JobCounts {
         matched: outcome.matches.len() as u64,

@@ -34,6 +34,20 @@ fn rule_set() -> serde_json::Value {
         "amount_tolerance": {"absolute": "0.01"}, "date_window": {"field": "booking_date", "days": 3}}]})
 }
 
+fn test_file(records: u64) -> domain::data_source::ImportedFile {
+    domain::data_source::ImportedFile {
+        file_name: "generated".into(),
+        sha256: "test".into(),
+        size_bytes: 0,
+        settings: json!({"format": "camt053"}),
+        rows_read: records,
+        records_added: records,
+        duplicates: 0,
+        rows_skipped: 0,
+        errors_total: 0,
+    }
+}
+
 struct Setup {
     db: testkit::TestDatabase,
     store: Arc<CommandStore>,
@@ -76,6 +90,10 @@ async fn setup(n: i64) -> Setup {
         .execute(&db.pool)
         .await
         .unwrap();
+    }
+    // Records only count once their import is recorded (the run's manifest names the files).
+    for source in [left, right] {
+        store.data_source(source, DataSourceCommand::RecordImport { file: test_file(n as u64) }, &meta()).await.unwrap();
     }
     let job = Uuid::new_v4();
     let definition = JobDefinition::parse("nightly", left, right, rule_set()).unwrap();

@@ -143,9 +143,14 @@ async fn upload(
         return Err(Problem::invalid_field("file_name", "must be at most 255 printable characters"));
     }
     let source = state.store.load_data_source(*id).await?;
-    if !source.exists() {
+    let Some(project_id) = source.project_id else {
         return Err(Problem::not_found(format!("no data source {id}")));
-    }
+    };
+    // An archived project takes no more data.
+    state.store.active_project(project_id).await.map_err(|e| match e {
+        CreateJobError::Project(e) => Problem::from(e),
+        CreateJobError::Job(e) => Problem::from(e),
+    })?;
     let settings = ImportSettings::parse(&source.settings, "settings").map_err(|e| Problem::internal(format!("stored settings unreadable: {e}")))?;
     let stored = state.files.receive(payload, state.max_upload_bytes).await.map_err(|e| match e {
         ingest::file_store::ReceiveError::TooLarge { .. } => {
