@@ -286,8 +286,23 @@ async fn bad_input_gets_the_right_problem() {
     let unknown_position = app.get("/api/v1/projects?wait_for_position=999999").await;
     assert_eq!((unknown_position.status, unknown_position.body["errors"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("wait_for_position")));
 
-    // Archived projects take no new jobs.
+    // A file with text PostgreSQL cannot store is the file's fault: 422, nothing stored.
+    let csv_source = app
+        .post(&format!("/api/v1/projects/{project}/sources"), json!({"name": "csv", "settings": {"format": "csv",
+            "mapping": {"booking_date": "date", "amount": "amount", "fixed_currency": "EUR", "reference": "ref"}}}))
+        .await;
+    let csv_source = csv_source.body["id"].as_str().unwrap().to_string();
+    let nul = app
+        .send("POST", &format!("/api/v1/sources/{csv_source}/files"), Some("date,amount,ref\n2026-01-01,1.00,A\u{0}B\n"), &[])
+        .await;
+    assert_eq!(nul.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", nul.body);
+    let bad_policy = app.send("POST", &format!("/api/v1/sources/{csv_source}/files?on_error=maybe"), Some("x"), &[]).await;
+    assert_eq!((bad_policy.status, bad_policy.body["errors"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("on_error")));
+
+    // Archived projects take no new jobs and no more data.
     app.post(&format!("/api/v1/projects/{project}/archive"), json!({})).await;
+    let upload_archived = app.send("POST", &format!("/api/v1/sources/{csv_source}/files"), Some("date,amount,ref\n2026-01-01,1.00,A\n"), &[]).await;
+    assert_eq!(upload_archived.status, StatusCode::CONFLICT);
     assert_eq!(app.post(&format!("/api/v1/projects/{project}/jobs"), job_body("j", &fake_sources())).await.status, StatusCode::CONFLICT);
 
     let too_big = "x".repeat(api::MAX_BODY_BYTES + 10);
