@@ -742,30 +742,10 @@ impl<'a> Engine<'a> {
                 .filter(|e| self.status_right[e.r as usize] == AVAILABLE && e.score == best)
                 .map(|e| e.r)
                 .collect();
-            tied.sort_by(|&a, &b| {
-                right[a as usize]
-                    .id
-                    .cmp(&right[b as usize].id)
-                    .then(a.cmp(&b))
-            });
             withhold_l.push(l);
-            tied.truncate(MAX_LISTED_TIES);
+            let suggestion = tie_suggestion(ctx, left, right, pass.index, Side::Left, l, &mut tied, best);
             withhold_r.extend_from_slice(&tied);
-            let candidates = tied
-                .iter()
-                .map(|&r| Candidate {
-                    records: vec![right[r as usize].id.clone()],
-                    score: best,
-                    reason: reason(ctx, left, right, &[l], &[r]),
-                })
-                .collect();
-            self.suggestions.push(Suggestion {
-                pass_index: pass.index,
-                pass_name: ctx.name.clone(),
-                side: Side::Left,
-                record: left[l as usize].id.clone(),
-                candidates,
-            });
+            self.suggestions.push(suggestion);
         }
         for &r in &subjects_r {
             let best = best_r[r as usize].score;
@@ -773,30 +753,10 @@ impl<'a> Engine<'a> {
                 .filter(|e| self.status_left[e.l as usize] == AVAILABLE && e.score == best)
                 .map(|e| e.l)
                 .collect();
-            tied.sort_by(|&a, &b| {
-                left[a as usize]
-                    .id
-                    .cmp(&left[b as usize].id)
-                    .then(a.cmp(&b))
-            });
             withhold_r.push(r);
-            tied.truncate(MAX_LISTED_TIES);
+            let suggestion = tie_suggestion(ctx, left, right, pass.index, Side::Right, r, &mut tied, best);
             withhold_l.extend_from_slice(&tied);
-            let candidates = tied
-                .iter()
-                .map(|&l| Candidate {
-                    records: vec![left[l as usize].id.clone()],
-                    score: best,
-                    reason: reason(ctx, left, right, &[l], &[r]),
-                })
-                .collect();
-            self.suggestions.push(Suggestion {
-                pass_index: pass.index,
-                pass_name: ctx.name.clone(),
-                side: Side::Right,
-                record: right[r as usize].id.clone(),
-                candidates,
-            });
+            self.suggestions.push(suggestion);
         }
         for l in withhold_l {
             self.status_left[l as usize] = SUGGESTED;
@@ -1327,6 +1287,49 @@ impl Search<'_, '_> {
                 });
             }
         }
+    }
+}
+
+/// The suggestion for a record of `side` whose best candidates on the other side tie: the tied
+/// records, ordered by id and cut to [`MAX_LISTED_TIES`] in place (the caller withholds exactly
+/// those), each with its reason.
+#[allow(clippy::too_many_arguments)]
+fn tie_suggestion(
+    ctx: &PassCtx<'_>,
+    left: &[Record],
+    right: &[Record],
+    pass_index: usize,
+    side: Side,
+    subject: u32,
+    tied: &mut Vec<u32>,
+    best: f64,
+) -> Suggestion {
+    let (own, others) = match side {
+        Side::Left => (left, right),
+        Side::Right => (right, left),
+    };
+    tied.sort_by(|&a, &b| others[a as usize].id.cmp(&others[b as usize].id).then(a.cmp(&b)));
+    tied.truncate(MAX_LISTED_TIES);
+    let candidates = tied
+        .iter()
+        .map(|&other| {
+            let (l, r) = match side {
+                Side::Left => (subject, other),
+                Side::Right => (other, subject),
+            };
+            Candidate {
+                records: vec![others[other as usize].id.clone()],
+                score: best,
+                reason: reason(ctx, left, right, &[l], &[r]),
+            }
+        })
+        .collect();
+    Suggestion {
+        pass_index,
+        pass_name: ctx.name.clone(),
+        side,
+        record: own[subject as usize].id.clone(),
+        candidates,
     }
 }
 
