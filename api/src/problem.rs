@@ -150,6 +150,15 @@ impl<E: std::error::Error + Into<Problem>> From<CommandError<E>> for Problem {
     }
 }
 
+impl From<commands::store::CreateJobError> for Problem {
+    fn from(e: commands::store::CreateJobError) -> Self {
+        match e {
+            commands::store::CreateJobError::Project(e) => e.into(),
+            commands::store::CreateJobError::Job(e) => e.into(),
+        }
+    }
+}
+
 impl From<std::convert::Infallible> for Problem {
     fn from(never: std::convert::Infallible) -> Self {
         match never {}

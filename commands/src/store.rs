@@ -161,18 +161,12 @@ impl CommandStore {
 
     /// The data source's current state, folded from its events.
     pub async fn load_data_source(&self, id: Uuid) -> Result<DataSource, CommandError<std::convert::Infallible>> {
-        let mut context = self.sources.load_aggregate(&id.to_string()).await.map_err(map_load_error)?;
-        Ok(std::mem::take(context.aggregate()))
+        load(&self.sources, id).await
     }
 
     /// The project, if it exists and is active; the error says why not.
     pub async fn active_project(&self, project_id: Uuid) -> Result<Project, CreateJobError> {
-        let project = self.load_project(project_id).await.map_err(|e| match e {
-            CommandError::Rejected(never) => match never {},
-            CommandError::Conflict => CreateJobError::Job(CommandError::Conflict),
-            CommandError::Unavailable(s) => CreateJobError::Job(CommandError::Unavailable(s)),
-            CommandError::Internal(s) => CreateJobError::Job(CommandError::Internal(s)),
-        })?;
+        let project = self.load_project(project_id).await.map_err(|e| CreateJobError::Job(widen(e)))?;
         match project.status {
             ProjectStatus::Absent => Err(CreateJobError::Project(ProjectError::NotFound)),
             ProjectStatus::Archived => Err(CreateJobError::Project(ProjectError::Archived)),
@@ -201,14 +195,12 @@ impl CommandStore {
 
     /// The project's current state, folded from its events.
     pub async fn load_project(&self, id: Uuid) -> Result<Project, CommandError<std::convert::Infallible>> {
-        let mut context = self.projects.load_aggregate(&id.to_string()).await.map_err(map_load_error)?;
-        Ok(std::mem::take(context.aggregate()))
+        load(&self.projects, id).await
     }
 
     /// The job's current state, folded from its events.
     pub async fn load_job(&self, id: Uuid) -> Result<Job, CommandError<std::convert::Infallible>> {
-        let mut context = self.jobs.load_aggregate(&id.to_string()).await.map_err(map_load_error)?;
-        Ok(std::mem::take(context.aggregate()))
+        load(&self.jobs, id).await
     }
 
     async fn execute<A>(
@@ -252,6 +244,22 @@ impl CommandStore {
             position,
             events: committed.len(),
         })
+    }
+}
+
+/// An aggregate's current state, folded from its events (read only: nothing is appended).
+async fn load<A: Aggregate>(store: &Store<A>, id: Uuid) -> Result<A, CommandError<std::convert::Infallible>> {
+    let mut context = store.load_aggregate(&id.to_string()).await.map_err(map_load_error)?;
+    Ok(std::mem::take(context.aggregate()))
+}
+
+/// A load failure (which refuses nothing) as the error of any command.
+fn widen<E: std::error::Error>(e: CommandError<std::convert::Infallible>) -> CommandError<E> {
+    match e {
+        CommandError::Rejected(never) => match never {},
+        CommandError::Conflict => CommandError::Conflict,
+        CommandError::Unavailable(s) => CommandError::Unavailable(s),
+        CommandError::Internal(s) => CommandError::Internal(s),
     }
 }
 

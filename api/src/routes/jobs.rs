@@ -12,7 +12,6 @@ use super::{command_answer, etag, query_answer};
 use crate::problem::Problem;
 use crate::request::{parse_json, CommandContext, Consistency, ListQuery};
 use crate::AppState;
-use commands::store::CreateJobError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -72,26 +71,25 @@ impl JobBody {
 }
 
 async fn create(state: web::Data<AppState>, ctx: CommandContext, project_id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
-    state.store.active_project(*project_id).await.map_err(|e| match e {
-        CreateJobError::Project(e) => Problem::from(e),
-        CreateJobError::Job(e) => Problem::from(e),
-    })?;
+    state.store.active_project(*project_id).await?;
     let definition = JobBody::parse(&state, *project_id, &body).await?;
     let id = Uuid::now_v7();
-    let committed = state
-        .store
-        .create_job(*project_id, id, definition, &ctx.metadata)
-        .await
-        .map_err(|e| match e {
-            CreateJobError::Project(e) => Problem::from(e),
-            CreateJobError::Job(e) => Problem::from(e),
-        })?;
+    // The project was checked above (before the body, so an unknown project is a 404 whatever
+    // the body); `create_job` would load it a second time.
+    let command = JobCommand::Create {
+        job_id: id,
+        project_id: *project_id,
+        definition,
+    };
+    let committed = state.store.job(id, command, &ctx.metadata).await?;
     let mut builder = HttpResponse::Created();
     builder.insert_header((header::LOCATION, format!("/api/v1/jobs/{id}")));
     Ok(command_answer(builder, committed))
 }
 
-async fn list_jobs(state: &AppState, project_id: Option<Uuid>, query: &ListQuery) -> Result<HttpResponse, Problem> {
+/// Jobs, optionally of one project; with `project_must_exist`, an unknown project is a 404
+/// (checked after the read-your-writes wait, so a just-created project is found).
+async fn list_jobs(state: &AppState, project_id: Option<Uuid>, project_must_exist: bool, query: &ListQuery) -> Result<HttpResponse, Problem> {
     let (limit, offset) = query.page().resolve()?;
     let status = match query.status.as_deref() {
         None => None,
@@ -100,24 +98,21 @@ async fn list_jobs(state: &AppState, project_id: Option<Uuid>, query: &ListQuery
         })?),
     };
     let freshness = query.consistency().wait(&state.pool).await?;
+    if let (true, Some(id)) = (project_must_exist, project_id) {
+        if projections::queries::get_project(&state.pool, id).await?.is_none() {
+            return Err(Problem::not_found(format!("no project {id}")));
+        }
+    }
     let page = projections::queries::list_jobs(&state.pool, project_id, status, limit, offset).await?;
     Ok(query_answer(freshness, &page))
 }
 
 async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
-    list_jobs(&state, query.project_id, &query).await
+    list_jobs(&state, query.project_id, false, &query).await
 }
 
 async fn list_in_project(state: web::Data<AppState>, project_id: web::Path<Uuid>, query: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
-    let freshness = query.consistency().wait(&state.pool).await?;
-    if projections::queries::get_project(&state.pool, *project_id).await?.is_none() {
-        return Err(Problem::not_found(format!("no project {project_id}")));
-    }
-    let mut response = list_jobs(&state, Some(*project_id), &query).await?;
-    if let Some(value) = freshness.header_value() {
-        response.headers_mut().insert(header::HeaderName::from_static("recon-consistency"), header::HeaderValue::from_static(value));
-    }
-    Ok(response)
+    list_jobs(&state, Some(*project_id), true, &query).await
 }
 
 async fn get(state: web::Data<AppState>, id: web::Path<Uuid>, consistency: web::Query<Consistency>) -> Result<HttpResponse, Problem> {

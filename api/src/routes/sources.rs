@@ -15,7 +15,6 @@ use super::{command_answer, etag, query_answer};
 use crate::problem::Problem;
 use crate::request::{parse_json, CommandContext, Consistency, ListQuery};
 use crate::AppState;
-use commands::store::CreateJobError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -55,10 +54,7 @@ async fn create(state: web::Data<AppState>, ctx: CommandContext, project_id: web
     let (Some(name), Some(settings)) = (name, settings) else {
         return Err(Problem::invalid(errors));
     };
-    state.store.active_project(*project_id).await.map_err(|e| match e {
-        CreateJobError::Project(e) => Problem::from(e),
-        CreateJobError::Job(e) => Problem::from(e),
-    })?;
+    state.store.active_project(*project_id).await?;
     let id = Uuid::now_v7();
     let command = DataSourceCommand::Create {
         source_id: id,
@@ -147,10 +143,7 @@ async fn upload(
         return Err(Problem::not_found(format!("no data source {id}")));
     };
     // An archived project takes no more data.
-    state.store.active_project(project_id).await.map_err(|e| match e {
-        CreateJobError::Project(e) => Problem::from(e),
-        CreateJobError::Job(e) => Problem::from(e),
-    })?;
+    state.store.active_project(project_id).await?;
     let settings = ImportSettings::parse(&source.settings, "settings").map_err(|e| Problem::internal(format!("stored settings unreadable: {e}")))?;
     let stored = state.files.receive(payload, state.max_upload_bytes).await.map_err(|e| match e {
         ingest::file_store::ReceiveError::TooLarge { .. } => {
