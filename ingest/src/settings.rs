@@ -41,11 +41,7 @@ impl ImportSettings {
                 return Err(errors);
             }
         };
-        let mut add = |found: Vec<sources::MappingError>| {
-            for e in found {
-                errors.add(format!("{prefix}.{}", e.path), e.message);
-            }
-        };
+        let mut add = |found: Vec<sources::MappingError>| add_mapping_errors(&mut errors, prefix, found);
         match settings.format {
             Format::Csv | Format::Xlsx => match &settings.mapping {
                 None => add(vec![sources::MappingError { path: "mapping".into(), message: "is required for csv and xlsx".into() }]),
@@ -74,6 +70,21 @@ impl ImportSettings {
     pub fn csv_options(&self) -> CsvOptions {
         self.csv.clone().unwrap_or_default()
     }
+}
+
+/// Adds the importer's mapping/option errors under `prefix` (`mapping.amount` becomes
+/// `settings.mapping.amount`).
+pub fn add_mapping_errors(errors: &mut ValidationErrors, prefix: &str, found: Vec<sources::MappingError>) {
+    for e in found {
+        errors.add(format!("{prefix}.{}", e.path), e.message);
+    }
+}
+
+/// [`add_mapping_errors`] into a fresh list.
+pub fn mapping_errors(prefix: &str, found: Vec<sources::MappingError>) -> ValidationErrors {
+    let mut errors = ValidationErrors::new();
+    add_mapping_errors(&mut errors, prefix, found);
+    errors
 }
 
 #[cfg(test)]

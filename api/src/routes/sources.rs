@@ -154,13 +154,7 @@ async fn upload(
         ingest::file_store::ReceiveError::Io(e) => Problem::internal(e),
     })?;
     let summary = import_file(&state.pool, *id, &stored, &settings, policy).await.map_err(|e| match e {
-        ImportFailure::Mapping(errors) => {
-            let mut v = ValidationErrors::new();
-            for e in errors {
-                v.add(format!("settings.{}", e.path), e.message);
-            }
-            Problem::invalid(v)
-        }
+        ImportFailure::Mapping(errors) => Problem::invalid(ingest::settings::mapping_errors("settings", errors)),
         ImportFailure::Format(message) => Problem::invalid_field("(file)", message),
         ImportFailure::Rejected(report) => {
             let mut p = Problem::invalid(row_errors(&report.errors));
@@ -226,13 +220,7 @@ async fn preview(body: web::Bytes) -> Result<HttpResponse, Problem> {
     let rows = input.rows.unwrap_or(20).min(200);
     let mapping = settings.mapping.clone().unwrap_or_default();
     let preview = sources::preview_csv(input.content.as_bytes(), &settings.csv_options(), &mapping, rows).map_err(|e| match e {
-        sources::ImportError::Mapping(errors) => {
-            let mut v = ValidationErrors::new();
-            for e in errors {
-                v.add(format!("settings.{}", e.path), e.message);
-            }
-            Problem::invalid(v)
-        }
+        sources::ImportError::Mapping(errors) => Problem::invalid(ingest::settings::mapping_errors("settings", errors)),
         other => Problem::invalid_field("content", other.to_string()),
     })?;
     Ok(HttpResponse::Ok().json(preview))
