@@ -5,13 +5,13 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use commands::CommandStore;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
-use support::{assert_read_models_match_replay, write_project_with_job, Pipeline};
+use support::{assert_read_models_match_replay, eventually, write_project_with_job, Pipeline};
 
 const CATCH_UP: Duration = Duration::from_secs(90);
 
@@ -68,15 +68,15 @@ async fn a_command_reaches_the_projection_through_kafka_with_key_and_headers() {
         .unwrap();
     write_project_with_job(&store, 2).await;
     pipeline.wait_caught_up(CATCH_UP).await;
-    let started = Instant::now();
-    loop {
-        let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_dead_letters").fetch_one(&pipeline.db.pool).await.unwrap();
-        if dead == 1 {
-            break;
+    let pool = pipeline.db.pool.clone();
+    let dead_lettered = || {
+        let pool = pool.clone();
+        async move {
+            let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_dead_letters").fetch_one(&pool).await.unwrap();
+            (dead == 1).then_some(())
         }
-        assert!(started.elapsed() < CATCH_UP, "the junk message was not dead-lettered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    eventually(CATCH_UP, Duration::from_millis(100), dead_lettered, || "the junk message was not dead-lettered".into()).await;
     assert_read_models_match_replay(&pipeline.db.pool).await;
 
     relay.kill();
@@ -92,15 +92,12 @@ async fn relay_killed_mid_stream_loses_nothing_and_projections_count_once() {
     let writer = write_steadily(store.clone(), 120, Duration::from_millis(25));
 
     // Kill the relay once it has published some, but not all, of the stream.
-    let started = Instant::now();
-    loop {
-        let published = relay::checkpoint(&pipeline.db.pool, "default").await.unwrap();
-        if published.position > 0 {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "relay never published:\n{}", pipeline.log("relay"));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let pool = pipeline.db.pool.clone();
+    let published = || {
+        let pool = pool.clone();
+        async move { (relay::checkpoint(&pool, "default").await.unwrap().position > 0).then_some(()) }
+    };
+    eventually(Duration::from_secs(60), Duration::from_millis(50), published, || format!("relay never published:\n{}", pipeline.log("relay"))).await;
     relay.kill();
     assert!(!writer.is_finished(), "the stream ended before the relay was killed");
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -121,15 +118,12 @@ async fn projector_killed_mid_batch_counts_each_event_once() {
     let mut projector = pipeline.spawn("project", "project");
     let writer = write_steadily(store.clone(), 120, Duration::from_millis(25));
 
-    let started = Instant::now();
-    loop {
-        let status = projections::queries::projection_status(&pipeline.db.pool).await.unwrap();
-        if status.events_applied > 0 {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "projector never applied:\n{}", pipeline.log("project"));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let pool = pipeline.db.pool.clone();
+    let applied = || {
+        let pool = pool.clone();
+        async move { (projections::queries::projection_status(&pool).await.unwrap().events_applied > 0).then_some(()) }
+    };
+    eventually(Duration::from_secs(60), Duration::from_millis(20), applied, || format!("projector never applied:\n{}", pipeline.log("project"))).await;
     projector.kill();
     assert!(!writer.is_finished(), "the stream ended before the projector was killed");
     let mut projector = pipeline.spawn("project", "project-restarted");
@@ -149,11 +143,8 @@ async fn two_projectors_share_the_partitions_and_a_standby_relay_takes_over() {
     let mut projector_a = pipeline.spawn("project", "project");
     let mut projector_b = pipeline.spawn("project", "project-b");
     // Let the first relay become the leader before the standby starts.
-    let started = Instant::now();
-    while !pipeline.log("relay").contains("relay is the leader") {
-        assert!(started.elapsed() < Duration::from_secs(60), "relay never led:\n{}", pipeline.log("relay"));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let leads = || std::future::ready(pipeline.log("relay").contains("relay is the leader").then_some(()));
+    eventually(Duration::from_secs(60), Duration::from_millis(50), leads, || format!("relay never led:\n{}", pipeline.log("relay"))).await;
     let mut standby = pipeline.spawn("relay", "relay-standby");
     let writer = write_steadily(store.clone(), 80, Duration::from_millis(25));
     tokio::time::sleep(Duration::from_secs(2)).await;

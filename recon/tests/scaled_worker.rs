@@ -13,7 +13,7 @@ use domain::project::ProjectCommand;
 use domain::validation::{Description, Name};
 use domain::{Currency, JobStatus};
 use serde_json::json;
-use support::{meta, Pipeline};
+use support::{eventually, meta, Pipeline};
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,14 +67,14 @@ async fn a_killed_workers_job_is_taken_over_and_completed_once() {
 
     // Whoever claims the run dies mid-run.
     let started = Instant::now();
-    let holder: String = loop {
-        let holder: Option<String> = sqlx::query_scalar("SELECT worker_id FROM job_leases WHERE job_id = $1").bind(job).fetch_optional(&pool).await.unwrap();
-        if let Some(holder) = holder {
-            break holder;
+    let claimed = || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT worker_id FROM job_leases WHERE job_id = $1").bind(job).fetch_optional(&pool).await.unwrap()
         }
-        assert!(started.elapsed() < Duration::from_secs(90), "no worker claimed the run:\n{}", pipeline.log("worker-a"));
-        tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    let holder: String =
+        eventually(Duration::from_secs(90), Duration::from_millis(20), claimed, || format!("no worker claimed the run:\n{}", pipeline.log("worker-a"))).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(store.load_job(job).await.unwrap().status, JobStatus::Running, "the run finished before the kill");
     let (victim, survivor) = if holder == "worker-a" { (&mut worker_a, "worker-b") } else { (&mut worker_b, "worker-a") };

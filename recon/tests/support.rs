@@ -98,6 +98,22 @@ impl Drop for RoleProcess {
     }
 }
 
+/// Polls `check` every `every` until it yields a value, which it returns; fails the test with
+/// `failure()` once `timeout` has passed.
+pub async fn eventually<T, Fut>(timeout: Duration, every: Duration, mut check: impl FnMut() -> Fut, failure: impl Fn() -> String) -> T
+where
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(started.elapsed() < timeout, "{}", failure());
+        tokio::time::sleep(every).await;
+    }
+}
+
 pub fn meta() -> CommandMetadata {
     CommandMetadata::system("e2e")
 }
