@@ -1,12 +1,14 @@
 //! `recon` with no configuration: all roles in one process, its own private PostgreSQL cluster
 //! in the data directory (started as an unprivileged user when run as root), no Kafka.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::announced_address;
 
 fn recon(data_dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_recon"));
@@ -22,16 +24,7 @@ fn recon(data_dir: &Path) -> Command {
 async fn embedded_mode_runs_everything_in_one_process_with_a_private_cluster() {
     let data_dir = std::env::temp_dir().join(testkit::unique_name("recon-embedded"));
     let mut child = recon(&data_dir).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("recon listening on ") {
-                let _ = tx.send(url.to_string());
-            }
-        }
-    });
-    let base = rx.recv_timeout(Duration::from_secs(120)).expect("recon announced its address");
+    let base = announced_address(&mut child, Duration::from_secs(120));
     let client = awc::Client::default();
 
     let ready = client.get(format!("{base}/ready")).send().await.unwrap();

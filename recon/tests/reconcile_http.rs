@@ -2,11 +2,13 @@
 //! upload two CSV sources, preview, re-upload (nothing added), reject and skip bad rows, run a
 //! job in the in-process worker, read paginated results and stream an export.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::announced_address;
 
 struct Recon {
     child: Child,
@@ -32,16 +34,7 @@ impl Recon {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("recon listening on ") {
-                    let _ = tx.send(url.to_string());
-                }
-            }
-        });
-        let base = rx.recv_timeout(Duration::from_secs(60)).expect("recon started");
+        let base = announced_address(&mut child, Duration::from_secs(60));
         Self { child, base, client: awc::Client::builder().timeout(Duration::from_secs(60)).finish() }
     }
 

@@ -98,6 +98,22 @@ impl Drop for RoleProcess {
     }
 }
 
+/// The HTTP address a `recon` process started with `RECON_HTTP_ADDR=127.0.0.1:0` announces on
+/// its stdout (which must be piped). Keeps draining stdout so the process never blocks on it.
+pub fn announced_address(child: &mut Child, timeout: Duration) -> String {
+    use std::io::{BufRead, BufReader};
+    let stdout = child.stdout.take().expect("recon's stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("recon listening on ") {
+                let _ = tx.send(url.to_string());
+            }
+        }
+    });
+    rx.recv_timeout(timeout).expect("recon announced its address")
+}
+
 /// Polls `check` every `every` until it yields a value, which it returns; fails the test with
 /// `failure()` once `timeout` has passed.
 pub async fn eventually<T, Fut>(timeout: Duration, every: Duration, mut check: impl FnMut() -> Fut, failure: impl Fn() -> String) -> T
