@@ -111,13 +111,8 @@ impl DataSource {
         if !self.exists() {
             return Err(DataSourceError::NotFound);
         }
-        match expected {
-            Some(expected) if expected != self.version => Err(DataSourceError::VersionConflict {
-                expected,
-                actual: self.version,
-            }),
-            _ => Ok(()),
-        }
+        crate::check_expected_version(expected, self.version)
+            .map_err(|v| DataSourceError::VersionConflict { expected: v.expected, actual: v.actual })
     }
 
     pub fn decide(&self, command: DataSourceCommand) -> Result<Vec<DataSourceEvent>, DataSourceError> {

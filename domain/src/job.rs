@@ -288,13 +288,8 @@ impl Job {
             JobStatus::Deleted => return Err(JobError::Deleted),
             _ => {}
         }
-        match expected {
-            Some(expected) if expected != self.version => Err(JobError::VersionConflict {
-                expected,
-                actual: self.version,
-            }),
-            _ => Ok(()),
-        }
+        crate::check_expected_version(expected, self.version)
+            .map_err(|v| JobError::VersionConflict { expected: v.expected, actual: v.actual })
     }
 
     fn refuse(&self, action: &'static str) -> JobError {

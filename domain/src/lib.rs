@@ -24,3 +24,18 @@ pub const CURRENT_EVENT_VERSION: &str = "1";
 
 /// Version an aggregate has reached: the number of events applied to it (0 = never created).
 pub type Version = u64;
+
+/// A version mismatch: the client's `If-Match` (`expected`) is not the aggregate's `actual`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaleVersion {
+    pub expected: Version,
+    pub actual: Version,
+}
+
+/// Checks a client's `If-Match` version (none: no check) against the aggregate's version.
+pub fn check_expected_version(expected: Option<Version>, actual: Version) -> Result<(), StaleVersion> {
+    match expected {
+        Some(expected) if expected != actual => Err(StaleVersion { expected, actual }),
+        _ => Ok(()),
+    }
+}

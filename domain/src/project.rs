@@ -100,13 +100,8 @@ pub struct Project {
 
 impl Project {
     fn check_version(&self, expected: Option<Version>) -> Result<(), ProjectError> {
-        match expected {
-            Some(expected) if expected != self.version => Err(ProjectError::VersionConflict {
-                expected,
-                actual: self.version,
-            }),
-            _ => Ok(()),
-        }
+        crate::check_expected_version(expected, self.version)
+            .map_err(|v| ProjectError::VersionConflict { expected: v.expected, actual: v.actual })
     }
 
     fn check_active(&self, expected: Option<Version>) -> Result<(), ProjectError> {
