@@ -8,9 +8,9 @@ pub mod routes;
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_web::dev::ServiceResponse;
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::middleware::{Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpMessage, HttpServer};
@@ -47,21 +47,30 @@ impl AppState {
 /// problem+json too).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-        .app_data(web::QueryConfig::default().error_handler(|err, _| {
-            Problem::invalid_field("(query)", err.to_string()).into()
-        }))
-        .app_data(web::PathConfig::default().error_handler(|err, _| {
-            Problem::not_found(format!("no such resource: {err}")).into()
-        }))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|err, _| Problem::invalid_field("(query)", err.to_string()).into()),
+        )
+        .app_data(
+            web::PathConfig::default().error_handler(|err, _| {
+                Problem::not_found(format!("no such resource: {err}")).into()
+            }),
+        )
         .configure(routes::configure)
         .default_service(web::to(|req: actix_web::HttpRequest| async move {
-            actix_web::ResponseError::error_response(&Problem::not_found(format!("no route for {} {}", req.method(), req.path())))
+            actix_web::ResponseError::error_response(&Problem::not_found(format!(
+                "no route for {} {}",
+                req.method(),
+                req.path()
+            )))
         }));
 }
 
 /// Turns the framework's own plain-text error answers (body too large, wrong method) into
 /// problem+json like every other error; answers that are problem+json already pass through.
-fn framework_error_as_problem<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+fn framework_error_as_problem<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let already = res
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -80,17 +89,32 @@ fn framework_error_as_problem<B>(res: ServiceResponse<B>) -> actix_web::Result<E
             StatusCode::METHOD_NOT_ALLOWED,
             "method-not-allowed",
             "Method not allowed",
-            format!("{} is not allowed on {}", res.request().method(), res.request().path()),
+            format!(
+                "{} is not allowed on {}",
+                res.request().method(),
+                res.request().path()
+            ),
         ),
-        other => Problem::new(other, "error", "Error", other.canonical_reason().unwrap_or("error")),
+        other => Problem::new(
+            other,
+            "error",
+            "Error",
+            other.canonical_reason().unwrap_or("error"),
+        ),
     };
     let (req, _) = res.into_parts();
     let response = actix_web::ResponseError::error_response(&problem);
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response).map_into_right_body()))
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, response).map_into_right_body(),
+    ))
 }
 
 /// Starts the HTTP server on `listener`. The returned server runs when awaited (or spawned).
-pub fn serve(listener: TcpListener, state: web::Data<AppState>, workers: usize) -> std::io::Result<Server> {
+pub fn serve(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    workers: usize,
+) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

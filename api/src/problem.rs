@@ -24,7 +24,12 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        slug: &str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             problem_type: format!("https://recon.dev/problems/{slug}"),
             title,
@@ -35,7 +40,12 @@ impl Problem {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-request",
+            "Malformed request",
+            detail,
+        )
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
@@ -64,7 +74,12 @@ impl Problem {
     }
 
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            detail,
+        )
     }
 
     pub fn internal(detail: impl std::fmt::Display) -> Self {
@@ -111,8 +126,12 @@ impl From<ProjectError> for Problem {
     fn from(e: ProjectError) -> Self {
         match e {
             ProjectError::NotFound => Problem::not_found(e.to_string()),
-            ProjectError::VersionConflict { .. } => Problem::conflict("version-conflict", e.to_string()),
-            ProjectError::AlreadyExists | ProjectError::Archived => Problem::conflict("refused", e.to_string()),
+            ProjectError::VersionConflict { .. } => {
+                Problem::conflict("version-conflict", e.to_string())
+            }
+            ProjectError::AlreadyExists | ProjectError::Archived => {
+                Problem::conflict("refused", e.to_string())
+            }
         }
     }
 }
@@ -121,10 +140,13 @@ impl From<JobError> for Problem {
     fn from(e: JobError) -> Self {
         match e {
             JobError::NotFound => Problem::not_found(e.to_string()),
-            JobError::VersionConflict { .. } => Problem::conflict("version-conflict", e.to_string()),
-            JobError::AlreadyExists | JobError::Deleted | JobError::InvalidTransition { .. } | JobError::StaleRun { .. } => {
-                Problem::conflict("refused", e.to_string())
+            JobError::VersionConflict { .. } => {
+                Problem::conflict("version-conflict", e.to_string())
             }
+            JobError::AlreadyExists
+            | JobError::Deleted
+            | JobError::InvalidTransition { .. }
+            | JobError::StaleRun { .. } => Problem::conflict("refused", e.to_string()),
         }
     }
 }
@@ -133,7 +155,9 @@ impl From<domain::DataSourceError> for Problem {
     fn from(e: domain::DataSourceError) -> Self {
         match e {
             domain::DataSourceError::NotFound => Problem::not_found(e.to_string()),
-            domain::DataSourceError::VersionConflict { .. } => Problem::conflict("version-conflict", e.to_string()),
+            domain::DataSourceError::VersionConflict { .. } => {
+                Problem::conflict("version-conflict", e.to_string())
+            }
             domain::DataSourceError::AlreadyExists => Problem::conflict("refused", e.to_string()),
         }
     }
@@ -143,7 +167,10 @@ impl<E: std::error::Error + Into<Problem>> From<CommandError<E>> for Problem {
     fn from(e: CommandError<E>) -> Self {
         match e {
             CommandError::Rejected(e) => e.into(),
-            CommandError::Conflict => Problem::conflict("version-conflict", "the resource was changed concurrently; reload and retry"),
+            CommandError::Conflict => Problem::conflict(
+                "version-conflict",
+                "the resource was changed concurrently; reload and retry",
+            ),
             CommandError::Unavailable(s) => Problem::unavailable(s),
             CommandError::Internal(s) => Problem::internal(s),
         }

@@ -24,7 +24,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
         let path = if path == "." { String::new() } else { path };
         let message = e.into_inner().to_string();
         // serde names a missing field in the message; put it in the path instead.
-        match message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+        match message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.strip_suffix('`'))
+        {
             Some(field) => Problem::invalid_field(&join(&path, field), "is required"),
             None => Problem::invalid_field(if path.is_empty() { "(body)" } else { &path }, message),
         }
@@ -61,15 +64,21 @@ pub struct CommandContext {
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 /// Parses `If-Match: "3"` (also `W/"3"` and `3`).
 pub fn parse_if_match(raw: &str) -> Result<Version, Problem> {
     let stripped = raw.trim().trim_start_matches("W/").trim_matches('"');
-    stripped
-        .parse::<Version>()
-        .map_err(|_| Problem::bad_request(format!("If-Match must be a version such as \"3\", got `{raw}`")))
+    stripped.parse::<Version>().map_err(|_| {
+        Problem::bad_request(format!(
+            "If-Match must be a version such as \"3\", got `{raw}`"
+        ))
+    })
 }
 
 impl FromRequest for CommandContext {
@@ -84,16 +93,23 @@ impl FromRequest for CommandContext {
                 .map(|r| r.0.clone())
                 .unwrap_or_else(|| Uuid::new_v4().to_string());
             // No authentication yet: the actor is whoever the client says (default anonymous).
-            let actor = header(req, "x-actor").unwrap_or("anonymous").chars().take(200).collect();
-            let (trace_id, traceparent) = match header(req, "traceparent").and_then(|t| trace_id_of(t).map(|id| (id, t))) {
-                Some((id, t)) => (id.to_string(), t.to_string()),
-                None => {
-                    let id = Uuid::new_v4().simple().to_string();
-                    let t = traceparent_for(&id);
-                    (id, t)
-                }
-            };
-            let correlation_id = header(req, "x-correlation-id").map(str::to_string).unwrap_or_else(|| request_id.clone());
+            let actor = header(req, "x-actor")
+                .unwrap_or("anonymous")
+                .chars()
+                .take(200)
+                .collect();
+            let (trace_id, traceparent) =
+                match header(req, "traceparent").and_then(|t| trace_id_of(t).map(|id| (id, t))) {
+                    Some((id, t)) => (id.to_string(), t.to_string()),
+                    None => {
+                        let id = Uuid::new_v4().simple().to_string();
+                        let t = traceparent_for(&id);
+                        (id, t)
+                    }
+                };
+            let correlation_id = header(req, "x-correlation-id")
+                .map(str::to_string)
+                .unwrap_or_else(|| request_id.clone());
             let expected_version = header(req, "if-match").map(parse_if_match).transpose()?;
             Ok(CommandContext {
                 metadata: CommandMetadata {
@@ -124,11 +140,17 @@ pub struct ListQuery {
 
 impl ListQuery {
     pub fn page(&self) -> Pagination {
-        Pagination { limit: self.limit, offset: self.offset }
+        Pagination {
+            limit: self.limit,
+            offset: self.offset,
+        }
     }
 
     pub fn consistency(&self) -> Consistency {
-        Consistency { wait_for_position: self.wait_for_position, wait_timeout_ms: self.wait_timeout_ms }
+        Consistency {
+            wait_for_position: self.wait_for_position,
+            wait_timeout_ms: self.wait_timeout_ms,
+        }
     }
 }
 
@@ -147,7 +169,10 @@ impl Pagination {
         let limit = self.limit.unwrap_or(Self::DEFAULT);
         let offset = self.offset.unwrap_or(0);
         if !(1..=Self::MAX).contains(&limit) {
-            return Err(Problem::invalid_field("limit", format!("must be between 1 and {}", Self::MAX)));
+            return Err(Problem::invalid_field(
+                "limit",
+                format!("must be between 1 and {}", Self::MAX),
+            ));
         }
         if offset < 0 {
             return Err(Problem::invalid_field("offset", "must not be negative"));
@@ -189,12 +214,24 @@ impl Consistency {
         };
         let timeout_ms = self.wait_timeout_ms.unwrap_or(2000);
         if timeout_ms > 10_000 {
-            return Err(Problem::invalid_field("wait_timeout_ms", "must be at most 10000"));
+            return Err(Problem::invalid_field(
+                "wait_timeout_ms",
+                "must be at most 10000",
+            ));
         }
-        match projections::queries::wait_until_applied(pool, position, Duration::from_millis(timeout_ms)).await? {
+        match projections::queries::wait_until_applied(
+            pool,
+            position,
+            Duration::from_millis(timeout_ms),
+        )
+        .await?
+        {
             Some(true) => Ok(Freshness::Reached),
             Some(false) => Ok(Freshness::TimedOut),
-            None => Err(Problem::invalid_field("wait_for_position", format!("no event has position {position}"))),
+            None => Err(Problem::invalid_field(
+                "wait_for_position",
+                format!("no event has position {position}"),
+            )),
         }
     }
 }
@@ -219,10 +256,18 @@ mod tests {
     #[test]
     fn syntax_errors_are_400_and_shape_errors_422_with_paths() {
         assert_eq!(parse_json::<Body>(b"{not json").unwrap_err().status, 400);
-        let missing = parse_json::<Body>(br#"{"inner": {"id": "00000000-0000-0000-0000-000000000001"}}"#).unwrap_err();
-        assert_eq!((missing.status, missing.errors[0].path.as_str()), (422, "name"));
+        let missing =
+            parse_json::<Body>(br#"{"inner": {"id": "00000000-0000-0000-0000-000000000001"}}"#)
+                .unwrap_err();
+        assert_eq!(
+            (missing.status, missing.errors[0].path.as_str()),
+            (422, "name")
+        );
         let nested = parse_json::<Body>(br#"{"name": "x", "inner": {"id": "nope"}}"#).unwrap_err();
-        assert_eq!((nested.status, nested.errors[0].path.as_str()), (422, "inner.id"));
+        assert_eq!(
+            (nested.status, nested.errors[0].path.as_str()),
+            (422, "inner.id")
+        );
         let nested_missing = parse_json::<Body>(br#"{"name": "x", "inner": {}}"#).unwrap_err();
         assert_eq!(nested_missing.errors[0].path, "inner.id");
     }
@@ -237,9 +282,32 @@ mod tests {
 
     #[test]
     fn pagination_defaults_and_bounds() {
-        assert_eq!(Pagination { limit: None, offset: None }.resolve().unwrap(), (50, 0));
-        assert!(Pagination { limit: Some(501), offset: None }.resolve().is_err());
-        assert!(Pagination { limit: Some(0), offset: None }.resolve().is_err());
-        assert!(Pagination { limit: None, offset: Some(-1) }.resolve().is_err());
+        assert_eq!(
+            Pagination {
+                limit: None,
+                offset: None
+            }
+            .resolve()
+            .unwrap(),
+            (50, 0)
+        );
+        assert!(Pagination {
+            limit: Some(501),
+            offset: None
+        }
+        .resolve()
+        .is_err());
+        assert!(Pagination {
+            limit: Some(0),
+            offset: None
+        }
+        .resolve()
+        .is_err());
+        assert!(Pagination {
+            limit: None,
+            offset: Some(-1)
+        }
+        .resolve()
+        .is_err());
     }
 }

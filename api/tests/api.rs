@@ -33,15 +33,35 @@ async fn spawn_app() -> TestApp {
     let (ready, port) = std::sync::mpsc::channel();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let db = testkit::fresh_database().await;
             commands::migrations::migrate(&db.pool).await.unwrap();
             let store = Arc::new(CommandStore::new(db.pool.clone()));
-            tokio::spawn(projections::follower::run(db.pool.clone(), store.commit_signal(), Default::default(), shutdown));
+            tokio::spawn(projections::follower::run(
+                db.pool.clone(),
+                store.commit_signal(),
+                Default::default(),
+                shutdown,
+            ));
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             ready.send(listener.local_addr().unwrap().port()).unwrap();
-            api::serve(listener, web::Data::new(api::AppState::new(store, ingest::FileStore::new(std::env::temp_dir().join(testkit::unique_name("files"))))), 1).unwrap().await.unwrap();
+            api::serve(
+                listener,
+                web::Data::new(api::AppState::new(
+                    store,
+                    ingest::FileStore::new(
+                        std::env::temp_dir().join(testkit::unique_name("files")),
+                    ),
+                )),
+                1,
+            )
+            .unwrap()
+            .await
+            .unwrap();
         });
     });
     let port = port.recv().unwrap();
@@ -53,7 +73,13 @@ async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
-    async fn send(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Answer {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let url = format!("{}{}", self.base, path);
         let mut req = match method {
             "GET" => self.client.get(url),
@@ -66,7 +92,11 @@ impl TestApp {
             req = req.insert_header((*k, *v));
         }
         let mut res = match body {
-            Some(b) => req.insert_header(("content-type", "application/json")).send_body(b.to_string()).await,
+            Some(b) => {
+                req.insert_header(("content-type", "application/json"))
+                    .send_body(b.to_string())
+                    .await
+            }
             None => req.send().await,
         }
         .expect("request");
@@ -74,7 +104,11 @@ impl TestApp {
         Answer {
             status: res.status(),
             headers: res.headers().clone(),
-            body: if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) },
+            body: if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+            },
         }
     }
 
@@ -87,16 +121,27 @@ impl TestApp {
     }
 
     async fn create_project(&self, name: &str) -> (String, i64) {
-        let a = self.post("/api/v1/projects", json!({"name": name, "base_currency": "EUR"})).await;
+        let a = self
+            .post(
+                "/api/v1/projects",
+                json!({"name": name, "base_currency": "EUR"}),
+            )
+            .await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
-        (a.body["id"].as_str().unwrap().to_string(), a.body["position"].as_i64().unwrap())
+        (
+            a.body["id"].as_str().unwrap().to_string(),
+            a.body["position"].as_i64().unwrap(),
+        )
     }
 
     async fn create_sources(&self, project: &str) -> (String, String) {
         let mut ids = Vec::new();
         for name in ["bank", "ledger"] {
             let a = self
-                .post(&format!("/api/v1/projects/{project}/sources"), json!({"name": name, "settings": {"format": "camt053"}}))
+                .post(
+                    &format!("/api/v1/projects/{project}/sources"),
+                    json!({"name": name, "settings": {"format": "camt053"}}),
+                )
                 .await;
             assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
             ids.push(a.body["id"].as_str().unwrap().to_string());
@@ -104,10 +149,23 @@ impl TestApp {
         (ids[0].clone(), ids[1].clone())
     }
 
-    async fn create_job(&self, project: &str, name: &str, sources: &(String, String)) -> (String, i64) {
-        let a = self.post(&format!("/api/v1/projects/{project}/jobs"), job_body(name, sources)).await;
+    async fn create_job(
+        &self,
+        project: &str,
+        name: &str,
+        sources: &(String, String),
+    ) -> (String, i64) {
+        let a = self
+            .post(
+                &format!("/api/v1/projects/{project}/jobs"),
+                job_body(name, sources),
+            )
+            .await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
-        (a.body["id"].as_str().unwrap().to_string(), a.body["position"].as_i64().unwrap())
+        (
+            a.body["id"].as_str().unwrap().to_string(),
+            a.body["position"].as_i64().unwrap(),
+        )
     }
 }
 
@@ -121,7 +179,10 @@ fn job_body(name: &str, sources: &(String, String)) -> Value {
 }
 
 fn fake_sources() -> (String, String) {
-    ("00000000-0000-0000-0000-00000000000a".into(), "00000000-0000-0000-0000-00000000000b".into())
+    (
+        "00000000-0000-0000-0000-00000000000a".into(),
+        "00000000-0000-0000-0000-00000000000b".into(),
+    )
 }
 
 #[actix_web::test]
@@ -129,23 +190,38 @@ async fn health_and_ready() {
     let app = spawn_app().await;
     assert_eq!(app.get("/health").await.status, StatusCode::OK);
     let ready = app.get("/ready").await;
-    assert_eq!((ready.status, ready.body["status"].as_str()), (StatusCode::OK, Some("ready")));
+    assert_eq!(
+        (ready.status, ready.body["status"].as_str()),
+        (StatusCode::OK, Some("ready"))
+    );
 }
 
 #[actix_web::test]
 async fn project_lifecycle_reads_its_own_writes() {
     let app = spawn_app().await;
     let created = app
-        .send("POST", "/api/v1/projects", Some(r#"{"name": " Bank vs ledger ", "description": "daily", "base_currency": "eur"}"#), &[("x-request-id", "req-42"), ("x-actor", "alice")])
+        .send(
+            "POST",
+            "/api/v1/projects",
+            Some(r#"{"name": " Bank vs ledger ", "description": "daily", "base_currency": "eur"}"#),
+            &[("x-request-id", "req-42"), ("x-actor", "alice")],
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
     assert_eq!(created.header("x-request-id"), Some("req-42"));
     assert_eq!(created.header("etag"), Some("\"1\""));
     let id = created.body["id"].as_str().unwrap().to_string();
-    assert_eq!(created.header("location").unwrap(), format!("/api/v1/projects/{id}"));
+    assert_eq!(
+        created.header("location").unwrap(),
+        format!("/api/v1/projects/{id}")
+    );
     let position = created.body["position"].as_i64().unwrap();
 
-    let got = app.get(&format!("/api/v1/projects/{id}?wait_for_position={position}")).await;
+    let got = app
+        .get(&format!(
+            "/api/v1/projects/{id}?wait_for_position={position}"
+        ))
+        .await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.header("recon-consistency"), Some("reached"));
     assert_eq!(got.body["name"], "Bank vs ledger");
@@ -153,32 +229,62 @@ async fn project_lifecycle_reads_its_own_writes() {
     assert_eq!(got.body["status"], "active");
 
     let updated = app
-        .send("PUT", &format!("/api/v1/projects/{id}"), Some(r#"{"name": "Renamed", "description": ""}"#), &[("if-match", "\"1\"")])
+        .send(
+            "PUT",
+            &format!("/api/v1/projects/{id}"),
+            Some(r#"{"name": "Renamed", "description": ""}"#),
+            &[("if-match", "\"1\"")],
+        )
         .await;
-    assert_eq!((updated.status, updated.body["version"].as_i64()), (StatusCode::OK, Some(2)));
+    assert_eq!(
+        (updated.status, updated.body["version"].as_i64()),
+        (StatusCode::OK, Some(2))
+    );
 
     let stale = app
-        .send("PUT", &format!("/api/v1/projects/{id}"), Some(r#"{"name": "Again"}"#), &[("if-match", "\"1\"")])
+        .send(
+            "PUT",
+            &format!("/api/v1/projects/{id}"),
+            Some(r#"{"name": "Again"}"#),
+            &[("if-match", "\"1\"")],
+        )
         .await;
     assert_eq!(stale.status, StatusCode::CONFLICT);
-    assert_eq!(stale.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        stale.header("content-type"),
+        Some("application/problem+json")
+    );
     assert!(stale.body["detail"].as_str().unwrap().contains("version"));
 
-    let archived = app.post(&format!("/api/v1/projects/{id}/archive"), json!({})).await;
+    let archived = app
+        .post(&format!("/api/v1/projects/{id}/archive"), json!({}))
+        .await;
     assert_eq!(archived.status, StatusCode::OK);
     let p = archived.body["position"].as_i64().unwrap();
-    let list = app.get(&format!("/api/v1/projects?status=archived&wait_for_position={p}")).await;
+    let list = app
+        .get(&format!(
+            "/api/v1/projects?status=archived&wait_for_position={p}"
+        ))
+        .await;
     assert_eq!(list.body["total"], 1);
     assert_eq!(list.body["items"][0]["name"], "Renamed");
     assert_eq!(list.body["items"][0]["version"], 3);
 
-    let again = app.post(&format!("/api/v1/projects/{id}/archive"), json!({})).await;
+    let again = app
+        .post(&format!("/api/v1/projects/{id}/archive"), json!({}))
+        .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
 
     let history = app.get(&format!("/api/v1/projects/{id}/events")).await;
     let events = history.body["events"].as_array().unwrap();
-    let types: Vec<&str> = events.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["ProjectCreated", "ProjectUpdated", "ProjectArchived"]);
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["ProjectCreated", "ProjectUpdated", "ProjectArchived"]
+    );
     assert_eq!(events[0]["actor"], "alice");
     assert_eq!(events[0]["metadata"]["request_id"], "req-42");
 }
@@ -191,26 +297,61 @@ async fn job_lifecycle_and_dashboard() {
     let (job, _) = app.create_job(&project, "nightly", &sources).await;
     let (other, _) = app.create_job(&project, "weekly", &sources).await;
 
-    let put = app.send("PUT", &format!("/api/v1/jobs/{job}"), Some(&job_body("nightly v2", &sources).to_string()), &[]).await;
+    let put = app
+        .send(
+            "PUT",
+            &format!("/api/v1/jobs/{job}"),
+            Some(&job_body("nightly v2", &sources).to_string()),
+            &[],
+        )
+        .await;
     assert_eq!(put.status, StatusCode::OK);
-    let start = app.post(&format!("/api/v1/jobs/{job}/start"), json!({})).await;
+    let start = app
+        .post(&format!("/api/v1/jobs/{job}/start"), json!({}))
+        .await;
     assert_eq!(start.status, StatusCode::OK);
-    let put_running = app.send("PUT", &format!("/api/v1/jobs/{job}"), Some(&job_body("x", &sources).to_string()), &[]).await;
+    let put_running = app
+        .send(
+            "PUT",
+            &format!("/api/v1/jobs/{job}"),
+            Some(&job_body("x", &sources).to_string()),
+            &[],
+        )
+        .await;
     assert_eq!(put_running.status, StatusCode::CONFLICT);
-    let delete_running = app.send("DELETE", &format!("/api/v1/jobs/{job}"), None, &[]).await;
+    let delete_running = app
+        .send("DELETE", &format!("/api/v1/jobs/{job}"), None, &[])
+        .await;
     assert_eq!(delete_running.status, StatusCode::CONFLICT);
-    let cancel = app.post(&format!("/api/v1/jobs/{job}/cancel"), json!({"reason": "wrong files"})).await;
+    let cancel = app
+        .post(
+            &format!("/api/v1/jobs/{job}/cancel"),
+            json!({"reason": "wrong files"}),
+        )
+        .await;
     assert_eq!(cancel.status, StatusCode::OK);
-    let deleted = app.send("DELETE", &format!("/api/v1/jobs/{other}"), None, &[]).await;
+    let deleted = app
+        .send("DELETE", &format!("/api/v1/jobs/{other}"), None, &[])
+        .await;
     assert_eq!(deleted.status, StatusCode::OK);
-    let start_deleted = app.post(&format!("/api/v1/jobs/{other}/start"), json!({})).await;
+    let start_deleted = app
+        .post(&format!("/api/v1/jobs/{other}/start"), json!({}))
+        .await;
     assert_eq!(start_deleted.status, StatusCode::CONFLICT);
     // Read-your-writes is per event: wait for each of the two jobs' last events.
     let cancelled_at = cancel.body["position"].as_i64().unwrap();
     let deleted_at = deleted.body["position"].as_i64().unwrap();
-    let job_view = app.get(&format!("/api/v1/jobs/{job}?wait_for_position={cancelled_at}")).await;
+    let job_view = app
+        .get(&format!(
+            "/api/v1/jobs/{job}?wait_for_position={cancelled_at}"
+        ))
+        .await;
     assert_eq!(job_view.header("recon-consistency"), Some("reached"));
-    let dash = app.get(&format!("/api/v1/dashboard/summary?wait_for_position={deleted_at}")).await;
+    let dash = app
+        .get(&format!(
+            "/api/v1/dashboard/summary?wait_for_position={deleted_at}"
+        ))
+        .await;
     assert_eq!(dash.header("recon-consistency"), Some("reached"));
     assert_eq!(dash.body["projects"]["total"], 1);
     assert_eq!(dash.body["jobs"]["total"], 2);
@@ -225,66 +366,163 @@ async fn job_lifecycle_and_dashboard() {
     assert_eq!(got.body["cancel_reason"], "wrong files");
     assert_eq!(got.header("etag"), Some("\"4\""));
 
-    let listed = app.get(&format!("/api/v1/projects/{project}/jobs?status=deleted")).await;
+    let listed = app
+        .get(&format!("/api/v1/projects/{project}/jobs?status=deleted"))
+        .await;
     assert_eq!(listed.body["total"], 1);
     let all = app.get("/api/v1/jobs?limit=1").await;
-    assert_eq!((all.body["total"].as_i64(), all.body["items"].as_array().unwrap().len()), (Some(2), 1));
+    assert_eq!(
+        (
+            all.body["total"].as_i64(),
+            all.body["items"].as_array().unwrap().len()
+        ),
+        (Some(2), 1)
+    );
 
     let history = app.get(&format!("/api/v1/jobs/{job}/events")).await;
     assert_eq!(history.body["events"].as_array().unwrap().len(), 4);
     let lag = app.get("/api/v1/projections/status").await;
-    assert_eq!(lag.body["events_in_store"], 9, "1 project, 2 sources, 6 job events");
+    assert_eq!(
+        lag.body["events_in_store"], 9,
+        "1 project, 2 sources, 6 job events"
+    );
 }
 
 #[actix_web::test]
 async fn bad_input_gets_the_right_problem() {
     let app = spawn_app().await;
-    let malformed = app.send("POST", "/api/v1/projects", Some("{not json"), &[]).await;
+    let malformed = app
+        .send("POST", "/api/v1/projects", Some("{not json"), &[])
+        .await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
-    assert_eq!(malformed.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        malformed.header("content-type"),
+        Some("application/problem+json")
+    );
 
-    let invalid = app.post("/api/v1/projects", json!({"name": "  ", "base_currency": "EURO"})).await;
+    let invalid = app
+        .post(
+            "/api/v1/projects",
+            json!({"name": "  ", "base_currency": "EURO"}),
+        )
+        .await;
     assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let paths: Vec<&str> = invalid.body["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    let paths: Vec<&str> = invalid.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
     assert_eq!(paths, ["name", "base_currency"]);
 
     let missing = app.post("/api/v1/projects", json!({"name": "x"})).await;
-    assert_eq!((missing.status, missing.body["errors"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("base_currency")));
+    assert_eq!(
+        (missing.status, missing.body["errors"][0]["path"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("base_currency"))
+    );
 
     let (project, _) = app.create_project("P").await;
     let bad_job = app
         .post(&format!("/api/v1/projects/{project}/jobs"), json!({"name": "j", "left_source_id": "nope", "right_source_id": "00000000-0000-0000-0000-00000000000b", "rule_set": {}}))
         .await;
-    assert_eq!((bad_job.status, bad_job.body["errors"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("left_source_id")));
+    assert_eq!(
+        (bad_job.status, bad_job.body["errors"][0]["path"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("left_source_id"))
+    );
     let same_sources = app
         .post(&format!("/api/v1/projects/{project}/jobs"), json!({"name": "j", "left_source_id": "00000000-0000-0000-0000-00000000000b", "right_source_id": "00000000-0000-0000-0000-00000000000b", "rule_set": []}))
         .await;
-    let paths: Vec<&str> = same_sources.body["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
-    assert_eq!(paths, ["right_source_id", "rule_set", "left_source_id", "right_source_id"]);
+    let paths: Vec<&str> = same_sources.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "right_source_id",
+            "rule_set",
+            "left_source_id",
+            "right_source_id"
+        ]
+    );
     let sources = app.create_sources(&project).await;
     let bad_rules = app
         .post(&format!("/api/v1/projects/{project}/jobs"), json!({"name": "j", "left_source_id": sources.0, "right_source_id": sources.1,
             "rule_set": {"version": 1, "passes": [{"name": "p", "cardinality": "one_to_one", "reference": {"extract": "("}}]}}))
         .await;
     assert_eq!(bad_rules.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(bad_rules.body["errors"][0]["path"].as_str().unwrap().starts_with("rule_set.passes[0].reference.extract"), "{:?}", bad_rules.body);
+    assert!(
+        bad_rules.body["errors"][0]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("rule_set.passes[0].reference.extract"),
+        "{:?}",
+        bad_rules.body
+    );
 
     let unknown = "00000000-0000-0000-0000-000000000999";
-    assert_eq!(app.get(&format!("/api/v1/projects/{unknown}")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get("/api/v1/projects/not-a-uuid").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.post(&format!("/api/v1/jobs/{unknown}/start"), json!({})).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.post(&format!("/api/v1/projects/{unknown}/jobs"), job_body("j", &fake_sources())).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.post(&format!("/api/v1/projects/{unknown}/archive"), json!({})).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&format!("/api/v1/jobs/{unknown}/events")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/api/v1/projects/{unknown}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/api/v1/projects/not-a-uuid").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(&format!("/api/v1/jobs/{unknown}/start"), json!({}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/projects/{unknown}/jobs"),
+            job_body("j", &fake_sources())
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(&format!("/api/v1/projects/{unknown}/archive"), json!({}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/jobs/{unknown}/events"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 
-    let bad_if_match = app.send("POST", &format!("/api/v1/projects/{project}/archive"), None, &[("if-match", "soon")]).await;
+    let bad_if_match = app
+        .send(
+            "POST",
+            &format!("/api/v1/projects/{project}/archive"),
+            None,
+            &[("if-match", "soon")],
+        )
+        .await;
     assert_eq!(bad_if_match.status, StatusCode::BAD_REQUEST);
     let big_page = app.get("/api/v1/projects?limit=501").await;
-    assert_eq!((big_page.status, big_page.body["errors"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("limit")));
+    assert_eq!(
+        (big_page.status, big_page.body["errors"][0]["path"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("limit"))
+    );
     let bad_status = app.get("/api/v1/jobs?status=done").await;
     assert_eq!(bad_status.status, StatusCode::UNPROCESSABLE_ENTITY);
     let unknown_position = app.get("/api/v1/projects?wait_for_position=999999").await;
-    assert_eq!((unknown_position.status, unknown_position.body["errors"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("wait_for_position")));
+    assert_eq!(
+        (
+            unknown_position.status,
+            unknown_position.body["errors"][0]["path"].as_str()
+        ),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("wait_for_position"))
+    );
 
     // A file with text PostgreSQL cannot store is the file's fault: 422, nothing stored.
     let csv_source = app
@@ -293,24 +531,77 @@ async fn bad_input_gets_the_right_problem() {
         .await;
     let csv_source = csv_source.body["id"].as_str().unwrap().to_string();
     let nul = app
-        .send("POST", &format!("/api/v1/sources/{csv_source}/files"), Some("date,amount,ref\n2026-01-01,1.00,A\u{0}B\n"), &[])
+        .send(
+            "POST",
+            &format!("/api/v1/sources/{csv_source}/files"),
+            Some("date,amount,ref\n2026-01-01,1.00,A\u{0}B\n"),
+            &[],
+        )
         .await;
-    assert_eq!(nul.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", nul.body);
-    let bad_policy = app.send("POST", &format!("/api/v1/sources/{csv_source}/files?on_error=maybe"), Some("x"), &[]).await;
-    assert_eq!((bad_policy.status, bad_policy.body["errors"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("on_error")));
+    assert_eq!(
+        nul.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        nul.body
+    );
+    let bad_policy = app
+        .send(
+            "POST",
+            &format!("/api/v1/sources/{csv_source}/files?on_error=maybe"),
+            Some("x"),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (
+            bad_policy.status,
+            bad_policy.body["errors"][0]["path"].as_str()
+        ),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("on_error"))
+    );
 
     // Archived projects take no new jobs and no more data.
-    app.post(&format!("/api/v1/projects/{project}/archive"), json!({})).await;
-    let upload_archived = app.send("POST", &format!("/api/v1/sources/{csv_source}/files"), Some("date,amount,ref\n2026-01-01,1.00,A\n"), &[]).await;
+    app.post(&format!("/api/v1/projects/{project}/archive"), json!({}))
+        .await;
+    let upload_archived = app
+        .send(
+            "POST",
+            &format!("/api/v1/sources/{csv_source}/files"),
+            Some("date,amount,ref\n2026-01-01,1.00,A\n"),
+            &[],
+        )
+        .await;
     assert_eq!(upload_archived.status, StatusCode::CONFLICT);
-    assert_eq!(app.post(&format!("/api/v1/projects/{project}/jobs"), job_body("j", &fake_sources())).await.status, StatusCode::CONFLICT);
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/projects/{project}/jobs"),
+            job_body("j", &fake_sources())
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
 
     let too_big = "x".repeat(api::MAX_BODY_BYTES + 10);
-    let huge = app.send("POST", "/api/v1/projects", Some(&too_big), &[]).await;
+    let huge = app
+        .send("POST", "/api/v1/projects", Some(&too_big), &[])
+        .await;
     assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(huge.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        huge.header("content-type"),
+        Some("application/problem+json")
+    );
     let no_route = app.get("/api/v1/nothing-here").await;
-    assert_eq!((no_route.status, no_route.header("content-type")), (StatusCode::NOT_FOUND, Some("application/problem+json")));
+    assert_eq!(
+        (no_route.status, no_route.header("content-type")),
+        (StatusCode::NOT_FOUND, Some("application/problem+json"))
+    );
     let wrong_method = app.send("DELETE", "/api/v1/projects", None, &[]).await;
-    assert_eq!((wrong_method.status.as_u16(), wrong_method.header("content-type")), (405, Some("application/problem+json")));
+    assert_eq!(
+        (
+            wrong_method.status.as_u16(),
+            wrong_method.header("content-type")
+        ),
+        (405, Some("application/problem+json"))
+    );
 }

@@ -56,7 +56,11 @@ pub fn trace_id_of(traceparent: &str) -> Option<&str> {
     let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
     match parts.as_slice() {
         [version, trace, span, flags]
-            if hex(version, 2) && hex(trace, 32) && hex(span, 16) && hex(flags, 2) && *trace != "0".repeat(32) =>
+            if hex(version, 2)
+                && hex(trace, 32)
+                && hex(span, 16)
+                && hex(flags, 2)
+                && *trace != "0".repeat(32) =>
         {
             Some(trace)
         }
@@ -78,7 +82,10 @@ mod tests {
     #[test]
     fn malformed_traceparents_are_rejected() {
         assert_eq!(trace_id_of("garbage"), None);
-        assert_eq!(trace_id_of("00-00000000000000000000000000000000-0000000000000001-01"), None);
+        assert_eq!(
+            trace_id_of("00-00000000000000000000000000000000-0000000000000001-01"),
+            None
+        );
         assert!(trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").is_some());
     }
 }

@@ -93,10 +93,14 @@ async fn apply_missing(conn: &mut sqlx::PgConnection) -> Result<Vec<i64>, Migrat
     )
     .execute(&mut *conn)
     .await?;
-    let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM recon_schema_migrations ORDER BY version")
-        .fetch_all(&mut *conn)
-        .await?;
-    if let Some(unknown) = done.iter().find(|v| !MIGRATIONS.iter().any(|m| m.version == **v)) {
+    let done: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM recon_schema_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await?;
+    if let Some(unknown) = done
+        .iter()
+        .find(|v| !MIGRATIONS.iter().any(|m| m.version == **v))
+    {
         return Err(MigrationError::Unknown(*unknown));
     }
     let mut applied = Vec::new();
@@ -107,7 +111,10 @@ async fn apply_missing(conn: &mut sqlx::PgConnection) -> Result<Vec<i64>, Migrat
             source,
         };
         let mut tx = conn.begin().await?;
-        sqlx::raw_sql(migration.sql).execute(&mut *tx).await.map_err(failed)?;
+        sqlx::raw_sql(migration.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
         sqlx::query("INSERT INTO recon_schema_migrations (version, name) VALUES ($1, $2)")
             .bind(migration.version)
             .bind(migration.name)
@@ -115,7 +122,11 @@ async fn apply_missing(conn: &mut sqlx::PgConnection) -> Result<Vec<i64>, Migrat
             .await
             .map_err(failed)?;
         tx.commit().await.map_err(failed)?;
-        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied migration"
+        );
         applied.push(migration.version);
     }
     Ok(applied)
@@ -123,15 +134,17 @@ async fn apply_missing(conn: &mut sqlx::PgConnection) -> Result<Vec<i64>, Migrat
 
 /// True when every migration of this build is applied (what `/ready` checks).
 pub async fn is_up_to_date(pool: &PgPool) -> Result<bool, sqlx::Error> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('recon_schema_migrations') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('recon_schema_migrations') IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
     if !exists {
         return Ok(false);
     }
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM recon_schema_migrations WHERE version = ANY($1)")
-        .bind(MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>())
-        .fetch_one(pool)
-        .await?;
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM recon_schema_migrations WHERE version = ANY($1)")
+            .bind(MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>())
+            .fetch_one(pool)
+            .await?;
     Ok(count == MIGRATIONS.len() as i64)
 }

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::postgres::{PgListener, PgRow};
-use sqlx::Row;
 use sqlx::PgPool;
+use sqlx::Row;
 use uuid::Uuid;
 
 /// An event as stored, with everything the store recorded about it. This is also the body of
@@ -90,7 +90,11 @@ impl StoreCheckpoint {
 
 /// Up to `limit` committed events after `after`, in store order. Never skips: an event not
 /// returned now (its transaction, or an older one, is still running) is returned by a later call.
-pub async fn read_after(pool: &PgPool, after: StoreCheckpoint, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error> {
+pub async fn read_after(
+    pool: &PgPool,
+    after: StoreCheckpoint,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
     sqlx::query_as::<_, StoredEvent>(include_str!("sql/read_after.sql"))
         .bind(after.transaction_id)
         .bind(after.position)
@@ -100,7 +104,10 @@ pub async fn read_after(pool: &PgPool, after: StoreCheckpoint, limit: i64) -> Re
 }
 
 /// Every event of one aggregate, oldest first.
-pub async fn aggregate_history(pool: &PgPool, aggregate_id: &str) -> Result<Vec<StoredEvent>, sqlx::Error> {
+pub async fn aggregate_history(
+    pool: &PgPool,
+    aggregate_id: &str,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
     sqlx::query_as::<_, StoredEvent>(include_str!("sql/aggregate_history.sql"))
         .bind(aggregate_id)
         .fetch_all(pool)
@@ -109,7 +116,9 @@ pub async fn aggregate_history(pool: &PgPool, aggregate_id: &str) -> Result<Vec<
 
 /// Number of events in the store.
 pub async fn event_count(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await
+    sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await
 }
 
 /// Waits for a hint that new events may be committed: a `recon_events` notification, or the

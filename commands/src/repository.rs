@@ -5,7 +5,9 @@
 
 use std::cell::Cell;
 
-use cqrs_es::persist::{PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot};
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
+};
 use cqrs_es::Aggregate;
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
@@ -32,48 +34,91 @@ impl RecordingRepository {
 
 fn map_error(e: sqlx::Error) -> PersistenceError {
     match &e {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => PersistenceError::OptimisticLockError,
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => PersistenceError::ConnectionError(Box::new(e)),
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+            PersistenceError::OptimisticLockError
+        }
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            PersistenceError::ConnectionError(Box::new(e))
+        }
         _ => PersistenceError::UnknownError(Box::new(e)),
     }
 }
 
 impl PersistedEventRepository for RecordingRepository {
-    async fn get_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    async fn get_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         self.inner.get_events::<A>(aggregate_id).await
     }
 
-    async fn get_last_events<A: Aggregate>(&self, aggregate_id: &str, last_sequence: usize) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.inner.get_last_events::<A>(aggregate_id, last_sequence).await
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.inner
+            .get_last_events::<A>(aggregate_id, last_sequence)
+            .await
     }
 
-    async fn get_snapshot<A: Aggregate>(&self, aggregate_id: &str) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+    async fn get_snapshot<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
         self.inner.get_snapshot::<A>(aggregate_id).await
     }
 
-    async fn persist<A: Aggregate>(&self, events: &[SerializedEvent], snapshot_update: Option<(String, Value, usize)>) -> Result<(), PersistenceError> {
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
         if snapshot_update.is_some() {
             // Snapshot stores are not used by Recon; keep postgres-es's transactional path for them.
             return self.inner.persist::<A>(events, snapshot_update).await;
         }
-        let Some(first) = events.first() else { return Ok(()) };
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
         let rows: Vec<(i64, i64)> = sqlx::query_as(include_str!("sql/append_events.sql"))
             .bind(A::TYPE)
             .bind(&first.aggregate_id)
             .bind(events.iter().map(|e| e.sequence as i64).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.event_version.clone()).collect::<Vec<_>>())
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.event_type.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.event_version.clone())
+                    .collect::<Vec<_>>(),
+            )
             .bind(events.iter().map(|e| e.payload.clone()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.metadata.clone()).collect::<Vec<_>>())
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.metadata.clone())
+                    .collect::<Vec<_>>(),
+            )
             .fetch_all(&self.pool)
             .await
             .map_err(map_error)?;
-        let last = rows.iter().max_by_key(|(sequence, _)| *sequence).map(|(_, position)| *position);
+        let last = rows
+            .iter()
+            .max_by_key(|(sequence, _)| *sequence)
+            .map(|(_, position)| *position);
         let _ = LAST_POSITION.try_with(|cell| cell.set(last));
         Ok(())
     }
 
-    async fn stream_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<ReplayStream, PersistenceError> {
+    async fn stream_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<ReplayStream, PersistenceError> {
         self.inner.stream_events::<A>(aggregate_id).await
     }
 

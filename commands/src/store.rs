@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::repository::{RecordingRepository, LAST_POSITION};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
@@ -10,7 +11,6 @@ use domain::data_source::{DataSource, DataSourceCommand, DataSourceError};
 use domain::job::{Job, JobCommand, JobDefinition, JobError};
 use domain::project::{Project, ProjectCommand, ProjectError, ProjectStatus};
 use domain::Version;
-use crate::repository::{RecordingRepository, LAST_POSITION};
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -51,7 +51,9 @@ impl<E: std::error::Error> From<AggregateError<E>> for CommandError<E> {
             AggregateError::UserError(e) => CommandError::Rejected(e),
             AggregateError::AggregateConflict => CommandError::Conflict,
             AggregateError::DatabaseConnectionError(e) => CommandError::Unavailable(e.to_string()),
-            AggregateError::DeserializationError(e) => CommandError::Internal(format!("stored event unreadable: {e}")),
+            AggregateError::DeserializationError(e) => {
+                CommandError::Internal(format!("stored event unreadable: {e}"))
+            }
             AggregateError::UnexpectedError(e) => CommandError::Internal(e.to_string()),
         }
     }
@@ -115,7 +117,10 @@ async fn announce_commits(pool: PgPool, signal: Arc<Notify>) {
     loop {
         signal.notified().await;
         tokio::time::sleep(COALESCE).await;
-        if let Err(e) = sqlx::query("SELECT pg_notify('recon_events', '')").execute(&pool).await {
+        if let Err(e) = sqlx::query("SELECT pg_notify('recon_events', '')")
+            .execute(&pool)
+            .await
+        {
             tracing::debug!(error = %e, "cannot announce commits; followers will poll");
         }
     }
@@ -147,26 +152,47 @@ impl CommandStore {
         self.committed.clone()
     }
 
-    pub async fn project(&self, id: Uuid, command: ProjectCommand, metadata: &CommandMetadata) -> Result<Committed, CommandError<ProjectError>> {
+    pub async fn project(
+        &self,
+        id: Uuid,
+        command: ProjectCommand,
+        metadata: &CommandMetadata,
+    ) -> Result<Committed, CommandError<ProjectError>> {
         self.execute(&self.projects, id, command, metadata).await
     }
 
-    pub async fn job(&self, id: Uuid, command: JobCommand, metadata: &CommandMetadata) -> Result<Committed, CommandError<JobError>> {
+    pub async fn job(
+        &self,
+        id: Uuid,
+        command: JobCommand,
+        metadata: &CommandMetadata,
+    ) -> Result<Committed, CommandError<JobError>> {
         self.execute(&self.jobs, id, command, metadata).await
     }
 
-    pub async fn data_source(&self, id: Uuid, command: DataSourceCommand, metadata: &CommandMetadata) -> Result<Committed, CommandError<DataSourceError>> {
+    pub async fn data_source(
+        &self,
+        id: Uuid,
+        command: DataSourceCommand,
+        metadata: &CommandMetadata,
+    ) -> Result<Committed, CommandError<DataSourceError>> {
         self.execute(&self.sources, id, command, metadata).await
     }
 
     /// The data source's current state, folded from its events.
-    pub async fn load_data_source(&self, id: Uuid) -> Result<DataSource, CommandError<std::convert::Infallible>> {
+    pub async fn load_data_source(
+        &self,
+        id: Uuid,
+    ) -> Result<DataSource, CommandError<std::convert::Infallible>> {
         load(&self.sources, id).await
     }
 
     /// The project, if it exists and is active; the error says why not.
     pub async fn active_project(&self, project_id: Uuid) -> Result<Project, CreateJobError> {
-        let project = self.load_project(project_id).await.map_err(|e| CreateJobError::Job(widen(e)))?;
+        let project = self
+            .load_project(project_id)
+            .await
+            .map_err(|e| CreateJobError::Job(widen(e)))?;
         match project.status {
             ProjectStatus::Absent => Err(CreateJobError::Project(ProjectError::NotFound)),
             ProjectStatus::Archived => Err(CreateJobError::Project(ProjectError::Archived)),
@@ -194,7 +220,10 @@ impl CommandStore {
     }
 
     /// The project's current state, folded from its events.
-    pub async fn load_project(&self, id: Uuid) -> Result<Project, CommandError<std::convert::Infallible>> {
+    pub async fn load_project(
+        &self,
+        id: Uuid,
+    ) -> Result<Project, CommandError<std::convert::Infallible>> {
         load(&self.projects, id).await
     }
 
@@ -218,7 +247,10 @@ impl CommandStore {
         let sink: EventSink<A> = EventSink::default();
         let aggregate = context.aggregate();
         let version_before = aggregate.version();
-        aggregate.handle(command, &(), &sink).await.map_err(CommandError::Rejected)?;
+        aggregate
+            .handle(command, &(), &sink)
+            .await
+            .map_err(CommandError::Rejected)?;
         let events = sink.collect().await;
         if events.is_empty() {
             return Ok(Committed {
@@ -237,7 +269,9 @@ impl CommandStore {
         let committed = committed?;
         self.committed.notify_one();
         self.announce.notify_one();
-        let last_sequence = committed.last().map_or(version_before, |e| e.sequence as u64);
+        let last_sequence = committed
+            .last()
+            .map_or(version_before, |e| e.sequence as u64);
         Ok(Committed {
             id,
             version: last_sequence,
@@ -248,8 +282,14 @@ impl CommandStore {
 }
 
 /// An aggregate's current state, folded from its events (read only: nothing is appended).
-async fn load<A: Aggregate>(store: &Store<A>, id: Uuid) -> Result<A, CommandError<std::convert::Infallible>> {
-    let mut context = store.load_aggregate(&id.to_string()).await.map_err(map_load_error)?;
+async fn load<A: Aggregate>(
+    store: &Store<A>,
+    id: Uuid,
+) -> Result<A, CommandError<std::convert::Infallible>> {
+    let mut context = store
+        .load_aggregate(&id.to_string())
+        .await
+        .map_err(map_load_error)?;
     Ok(std::mem::take(context.aggregate()))
 }
 
@@ -263,7 +303,9 @@ fn widen<E: std::error::Error>(e: CommandError<std::convert::Infallible>) -> Com
     }
 }
 
-fn map_load_error<E: std::error::Error>(err: AggregateError<E>) -> CommandError<std::convert::Infallible> {
+fn map_load_error<E: std::error::Error>(
+    err: AggregateError<E>,
+) -> CommandError<std::convert::Infallible> {
     match err {
         AggregateError::DatabaseConnectionError(e) => CommandError::Unavailable(e.to_string()),
         other => CommandError::Internal(other.to_string()),

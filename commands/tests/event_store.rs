@@ -44,7 +44,13 @@ async fn a_command_answers_version_and_position_and_stores_metadata() {
     let first = store.project(id, create(id, "P"), &meta).await.unwrap();
     assert_eq!((first.version, first.events), (1, 1));
     let second = store
-        .project(id, ProjectCommand::Archive { expected_version: Some(1) }, &meta)
+        .project(
+            id,
+            ProjectCommand::Archive {
+                expected_version: Some(1),
+            },
+            &meta,
+        )
         .await
         .unwrap();
     assert_eq!(second.version, 2);
@@ -54,8 +60,14 @@ async fn a_command_answers_version_and_position_and_stores_metadata() {
     assert_eq!(history.len(), 2);
     assert_eq!(history[0].event_type, "ProjectCreated");
     assert_eq!(history[0].meta("actor"), Some("alice"));
-    assert_eq!(history[0].meta("request_id"), Some(meta.request_id.as_str()));
-    assert_eq!(history[0].meta("traceparent"), Some(meta.traceparent.as_str()));
+    assert_eq!(
+        history[0].meta("request_id"),
+        Some(meta.request_id.as_str())
+    );
+    assert_eq!(
+        history[0].meta("traceparent"),
+        Some(meta.traceparent.as_str())
+    );
     assert_eq!(history[0].event_version, "1");
 }
 
@@ -65,14 +77,34 @@ async fn stale_if_match_and_refused_commands_are_errors_not_events() {
     let id = Uuid::new_v4();
     let meta = CommandMetadata::system("t");
     store.project(id, create(id, "P"), &meta).await.unwrap();
-    let stale = store.project(id, ProjectCommand::Archive { expected_version: Some(0) }, &meta).await;
+    let stale = store
+        .project(
+            id,
+            ProjectCommand::Archive {
+                expected_version: Some(0),
+            },
+            &meta,
+        )
+        .await;
     assert!(matches!(
         stale,
-        Err(CommandError::Rejected(ProjectError::VersionConflict { expected: 0, actual: 1 }))
+        Err(CommandError::Rejected(ProjectError::VersionConflict {
+            expected: 0,
+            actual: 1
+        }))
     ));
     let twice = store.project(id, create(id, "again"), &meta).await;
-    assert!(matches!(twice, Err(CommandError::Rejected(ProjectError::AlreadyExists))));
-    assert_eq!(aggregate_history(&db.pool, &id.to_string()).await.unwrap().len(), 1);
+    assert!(matches!(
+        twice,
+        Err(CommandError::Rejected(ProjectError::AlreadyExists))
+    ));
+    assert_eq!(
+        aggregate_history(&db.pool, &id.to_string())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -80,7 +112,10 @@ async fn concurrent_commands_on_one_aggregate_conflict_instead_of_overwriting() 
     let (store, db) = store().await;
     let store = Arc::new(store);
     let id = Uuid::new_v4();
-    store.project(id, create(id, "P"), &CommandMetadata::system("t")).await.unwrap();
+    store
+        .project(id, create(id, "P"), &CommandMetadata::system("t"))
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for i in 0..16 {
         let store = store.clone();
@@ -111,7 +146,10 @@ async fn concurrent_commands_on_one_aggregate_conflict_instead_of_overwriting() 
 async fn the_store_is_append_only() {
     let (store, db) = store().await;
     let id = Uuid::new_v4();
-    store.project(id, create(id, "P"), &CommandMetadata::system("t")).await.unwrap();
+    store
+        .project(id, create(id, "P"), &CommandMetadata::system("t"))
+        .await
+        .unwrap();
     for sql in [
         "UPDATE events SET payload = '{}'",
         "DELETE FROM events",
@@ -194,24 +232,45 @@ async fn gap_safe_reading_under_concurrent_writers_misses_nothing() {
     let seen = reader.await.unwrap();
     let total = written.load(Ordering::Relaxed);
     assert!(started.elapsed() >= run_for);
-    assert!(total > 1000, "writers should have written a lot, wrote {total}");
+    assert!(
+        total > 1000,
+        "writers should have written a lot, wrote {total}"
+    );
 
-    let in_store: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
+    let in_store: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(in_store, total);
     assert_eq!(seen.len() as i64, total, "the reader must see every event");
     let unique: HashSet<Uuid> = seen.iter().map(|e| e.event_id).collect();
-    assert_eq!(unique.len(), seen.len(), "the reader must see each event once");
+    assert_eq!(
+        unique.len(),
+        seen.len(),
+        "the reader must see each event once"
+    );
 
     let mut last_sequence: HashMap<&str, i64> = HashMap::new();
     for e in &seen {
         let last = last_sequence.entry(e.aggregate_id.as_str()).or_insert(0);
-        assert_eq!(e.sequence, *last + 1, "aggregate {} out of order", e.aggregate_id);
+        assert_eq!(
+            e.sequence,
+            *last + 1,
+            "aggregate {} out of order",
+            e.aggregate_id
+        );
         *last = e.sequence;
     }
 
     // The scenario must really produce out-of-order commits, or the test proves nothing:
     // a naive `position > last` reader would have skipped these.
-    let inversions = seen.windows(2).filter(|w| w[1].position < w[0].position).count();
-    assert!(inversions > 0, "no commit came out of position order; the test did not exercise gaps");
+    let inversions = seen
+        .windows(2)
+        .filter(|w| w[1].position < w[0].position)
+        .count();
+    assert!(
+        inversions > 0,
+        "no commit came out of position order; the test did not exercise gaps"
+    );
     eprintln!("{total} events, {inversions} position inversions in store order, all seen once");
 }

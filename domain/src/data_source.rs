@@ -45,7 +45,9 @@ pub enum DataSourceCommand {
         expected_version: Option<Version>,
         settings: Value,
     },
-    RecordImport { file: ImportedFile },
+    RecordImport {
+        file: ImportedFile,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,11 +113,18 @@ impl DataSource {
         if !self.exists() {
             return Err(DataSourceError::NotFound);
         }
-        crate::check_expected_version(expected, self.version)
-            .map_err(|v| DataSourceError::VersionConflict { expected: v.expected, actual: v.actual })
+        crate::check_expected_version(expected, self.version).map_err(|v| {
+            DataSourceError::VersionConflict {
+                expected: v.expected,
+                actual: v.actual,
+            }
+        })
     }
 
-    pub fn decide(&self, command: DataSourceCommand) -> Result<Vec<DataSourceEvent>, DataSourceError> {
+    pub fn decide(
+        &self,
+        command: DataSourceCommand,
+    ) -> Result<Vec<DataSourceEvent>, DataSourceError> {
         match command {
             DataSourceCommand::Create {
                 source_id,
@@ -158,7 +167,12 @@ impl Aggregate for DataSource {
     type Error = DataSourceError;
     type Services = ();
 
-    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
         for event in self.decide(command)? {
             sink.write(event, self).await;
         }
@@ -245,22 +259,42 @@ mod tests {
     fn configure_replaces_settings_and_a_stale_version_conflicts() {
         Given::with(())
             .given(vec![created()])
-            .when(DataSourceCommand::Configure { expected_version: Some(1), settings: json!({"format": "mt940"}) })
-            .then_expect_events(vec![DataSourceEvent::DataSourceConfigured { settings: json!({"format": "mt940"}) }]);
+            .when(DataSourceCommand::Configure {
+                expected_version: Some(1),
+                settings: json!({"format": "mt940"}),
+            })
+            .then_expect_events(vec![DataSourceEvent::DataSourceConfigured {
+                settings: json!({"format": "mt940"}),
+            }]);
         Given::with(())
             .given(vec![created()])
-            .when(DataSourceCommand::Configure { expected_version: None, settings: json!({"format": "camt053"}) })
+            .when(DataSourceCommand::Configure {
+                expected_version: None,
+                settings: json!({"format": "camt053"}),
+            })
             .then_expect_events(vec![]);
         Given::with(())
-            .given(vec![created(), DataSourceEvent::SourceFileImported { file: file(3) }])
-            .when(DataSourceCommand::Configure { expected_version: Some(1), settings: json!({}) })
-            .then_expect_error(DataSourceError::VersionConflict { expected: 1, actual: 2 });
+            .given(vec![
+                created(),
+                DataSourceEvent::SourceFileImported { file: file(3) },
+            ])
+            .when(DataSourceCommand::Configure {
+                expected_version: Some(1),
+                settings: json!({}),
+            })
+            .then_expect_error(DataSourceError::VersionConflict {
+                expected: 1,
+                actual: 2,
+            });
     }
 
     #[test]
     fn imports_are_recorded_even_when_they_add_nothing() {
         Given::with(())
-            .given(vec![created(), DataSourceEvent::SourceFileImported { file: file(3) }])
+            .given(vec![
+                created(),
+                DataSourceEvent::SourceFileImported { file: file(3) },
+            ])
             .when(DataSourceCommand::RecordImport { file: file(0) })
             .then_expect_events(vec![DataSourceEvent::SourceFileImported { file: file(0) }]);
         Given::with(())
@@ -268,7 +302,11 @@ mod tests {
             .when(DataSourceCommand::RecordImport { file: file(1) })
             .then_expect_error(DataSourceError::NotFound);
         let mut s = DataSource::default();
-        for e in [created(), DataSourceEvent::SourceFileImported { file: file(3) }, DataSourceEvent::SourceFileImported { file: file(0) }] {
+        for e in [
+            created(),
+            DataSourceEvent::SourceFileImported { file: file(3) },
+            DataSourceEvent::SourceFileImported { file: file(0) },
+        ] {
             s.apply(e);
         }
         assert_eq!((s.records, s.files.len()), (3, 2));

@@ -111,20 +111,35 @@ pub enum JobCommand {
         definition: JobDefinition,
     },
     /// Marks the job deleted (an event; nothing is removed). Refused while running.
-    Delete { expected_version: Option<Version> },
-    Start { expected_version: Option<Version> },
+    Delete {
+        expected_version: Option<Version>,
+    },
+    Start {
+        expected_version: Option<Version>,
+    },
     /// Runs a failed or cancelled job again (a new run).
-    Retry { expected_version: Option<Version> },
+    Retry {
+        expected_version: Option<Version>,
+    },
     Cancel {
         expected_version: Option<Version>,
         reason: Option<String>,
     },
     /// Issued by the worker running `run`, throttled.
-    ReportProgress { run: u32, progress: JobProgress },
+    ReportProgress {
+        run: u32,
+        progress: JobProgress,
+    },
     /// Issued by the worker that ran `run`.
-    Complete { run: u32, outcome: JobOutcome },
+    Complete {
+        run: u32,
+        outcome: JobOutcome,
+    },
     /// Issued by the worker that ran `run`.
-    Fail { run: u32, reason: String },
+    Fail {
+        run: u32,
+        reason: String,
+    },
 }
 
 /// How far a run has got.
@@ -242,14 +257,21 @@ pub enum JobError {
     /// The command is not allowed in the job's current status (e.g. update while running,
     /// start when completed).
     #[error("cannot {action} a job that is {}", .status.as_str())]
-    InvalidTransition { action: &'static str, status: JobStatus },
+    InvalidTransition {
+        action: &'static str,
+        status: JobStatus,
+    },
     /// The client's `If-Match` version is not the job's current version.
     #[error("version conflict: expected version {expected}, job is at version {actual}")]
     VersionConflict { expected: Version, actual: Version },
     /// A worker reported on a run that is no longer the job's current running run (it was
     /// cancelled, or another worker took over): its report is refused.
     #[error("run {run} is not the job's current run ({current}, {})", .status.as_str())]
-    StaleRun { run: u32, current: u32, status: JobStatus },
+    StaleRun {
+        run: u32,
+        current: u32,
+        status: JobStatus,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -288,8 +310,12 @@ impl Job {
             JobStatus::Deleted => return Err(JobError::Deleted),
             _ => {}
         }
-        crate::check_expected_version(expected, self.version)
-            .map_err(|v| JobError::VersionConflict { expected: v.expected, actual: v.actual })
+        crate::check_expected_version(expected, self.version).map_err(|v| {
+            JobError::VersionConflict {
+                expected: v.expected,
+                actual: v.actual,
+            }
+        })
     }
 
     fn refuse(&self, action: &'static str) -> JobError {
@@ -446,7 +472,13 @@ mod tests {
     type Given = TestFramework<Job>;
 
     fn definition(name: &str) -> JobDefinition {
-        JobDefinition::parse(name, Uuid::from_u128(1), Uuid::from_u128(2), json!({"passes": []})).unwrap()
+        JobDefinition::parse(
+            name,
+            Uuid::from_u128(1),
+            Uuid::from_u128(2),
+            json!({"passes": []}),
+        )
+        .unwrap()
     }
 
     fn created() -> JobEvent {
@@ -463,7 +495,8 @@ mod tests {
 
     #[test]
     fn definition_reports_every_invalid_field() {
-        let err = JobDefinition::parse(" ", Uuid::from_u128(1), Uuid::from_u128(1), json!([])).unwrap_err();
+        let err = JobDefinition::parse(" ", Uuid::from_u128(1), Uuid::from_u128(1), json!([]))
+            .unwrap_err();
         let paths: Vec<_> = err.errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, vec!["name", "right_source_id", "rule_set"]);
     }
@@ -492,7 +525,9 @@ mod tests {
     fn commands_to_an_unknown_job_are_not_found() {
         Given::with(())
             .given_no_previous_events()
-            .when(JobCommand::Start { expected_version: None })
+            .when(JobCommand::Start {
+                expected_version: None,
+            })
             .then_expect_error(JobError::NotFound);
     }
 
@@ -500,19 +535,33 @@ mod tests {
     fn update_replaces_the_definition_unless_running() {
         Given::with(())
             .given(vec![created()])
-            .when(JobCommand::Update { expected_version: Some(1), definition: definition("weekly") })
-            .then_expect_events(vec![JobEvent::JobUpdated { definition: definition("weekly") }]);
+            .when(JobCommand::Update {
+                expected_version: Some(1),
+                definition: definition("weekly"),
+            })
+            .then_expect_events(vec![JobEvent::JobUpdated {
+                definition: definition("weekly"),
+            }]);
         Given::with(())
             .given(vec![created(), started()])
-            .when(JobCommand::Update { expected_version: None, definition: definition("weekly") })
-            .then_expect_error(JobError::InvalidTransition { action: "update", status: JobStatus::Running });
+            .when(JobCommand::Update {
+                expected_version: None,
+                definition: definition("weekly"),
+            })
+            .then_expect_error(JobError::InvalidTransition {
+                action: "update",
+                status: JobStatus::Running,
+            });
     }
 
     #[test]
     fn update_with_the_same_definition_emits_nothing() {
         Given::with(())
             .given(vec![created()])
-            .when(JobCommand::Update { expected_version: None, definition: definition("nightly") })
+            .when(JobCommand::Update {
+                expected_version: None,
+                definition: definition("nightly"),
+            })
             .then_expect_events(vec![]);
     }
 
@@ -520,23 +569,46 @@ mod tests {
     fn stale_if_match_version_conflicts() {
         Given::with(())
             .given(vec![created(), started()])
-            .when(JobCommand::Cancel { expected_version: Some(1), reason: None })
-            .then_expect_error(JobError::VersionConflict { expected: 1, actual: 2 });
+            .when(JobCommand::Cancel {
+                expected_version: Some(1),
+                reason: None,
+            })
+            .then_expect_error(JobError::VersionConflict {
+                expected: 1,
+                actual: 2,
+            });
     }
 
     #[test]
     fn delete_is_an_event_and_deleted_jobs_refuse_everything() {
         Given::with(())
             .given(vec![created()])
-            .when(JobCommand::Delete { expected_version: None })
+            .when(JobCommand::Delete {
+                expected_version: None,
+            })
             .then_expect_events(vec![JobEvent::JobDeleted {}]);
         for command in [
-            JobCommand::Start { expected_version: None },
-            JobCommand::Delete { expected_version: None },
-            JobCommand::Update { expected_version: None, definition: definition("x") },
-            JobCommand::Cancel { expected_version: None, reason: None },
-            JobCommand::Fail { run: 1, reason: "x".into() },
-            JobCommand::Retry { expected_version: None },
+            JobCommand::Start {
+                expected_version: None,
+            },
+            JobCommand::Delete {
+                expected_version: None,
+            },
+            JobCommand::Update {
+                expected_version: None,
+                definition: definition("x"),
+            },
+            JobCommand::Cancel {
+                expected_version: None,
+                reason: None,
+            },
+            JobCommand::Fail {
+                run: 1,
+                reason: "x".into(),
+            },
+            JobCommand::Retry {
+                expected_version: None,
+            },
         ] {
             Given::with(())
                 .given(vec![created(), JobEvent::JobDeleted {}])
@@ -549,102 +621,227 @@ mod tests {
     fn a_running_job_cannot_be_deleted() {
         Given::with(())
             .given(vec![created(), started()])
-            .when(JobCommand::Delete { expected_version: None })
-            .then_expect_error(JobError::InvalidTransition { action: "delete", status: JobStatus::Running });
+            .when(JobCommand::Delete {
+                expected_version: None,
+            })
+            .then_expect_error(JobError::InvalidTransition {
+                action: "delete",
+                status: JobStatus::Running,
+            });
     }
 
     #[test]
     fn start_only_from_created() {
         Given::with(())
             .given(vec![created()])
-            .when(JobCommand::Start { expected_version: Some(1) })
+            .when(JobCommand::Start {
+                expected_version: Some(1),
+            })
             .then_expect_events(vec![started()]);
         Given::with(())
             .given(vec![created(), started()])
-            .when(JobCommand::Start { expected_version: None })
-            .then_expect_error(JobError::InvalidTransition { action: "start", status: JobStatus::Running });
+            .when(JobCommand::Start {
+                expected_version: None,
+            })
+            .then_expect_error(JobError::InvalidTransition {
+                action: "start",
+                status: JobStatus::Running,
+            });
         Given::with(())
             .given(vec![created(), started(), completed(0)])
-            .when(JobCommand::Start { expected_version: None })
-            .then_expect_error(JobError::InvalidTransition { action: "start", status: JobStatus::Completed });
+            .when(JobCommand::Start {
+                expected_version: None,
+            })
+            .then_expect_error(JobError::InvalidTransition {
+                action: "start",
+                status: JobStatus::Completed,
+            });
     }
 
     #[test]
     fn cancel_from_created_or_running_only() {
         Given::with(())
             .given(vec![created()])
-            .when(JobCommand::Cancel { expected_version: None, reason: Some("wrong files".into()) })
-            .then_expect_events(vec![JobEvent::JobCancelled { reason: Some("wrong files".into()) }]);
+            .when(JobCommand::Cancel {
+                expected_version: None,
+                reason: Some("wrong files".into()),
+            })
+            .then_expect_events(vec![JobEvent::JobCancelled {
+                reason: Some("wrong files".into()),
+            }]);
         Given::with(())
             .given(vec![created(), started()])
-            .when(JobCommand::Cancel { expected_version: None, reason: None })
+            .when(JobCommand::Cancel {
+                expected_version: None,
+                reason: None,
+            })
             .then_expect_events(vec![JobEvent::JobCancelled { reason: None }]);
         Given::with(())
-            .given(vec![created(), started(), JobEvent::JobFailed { reason: "x".into(), run: 1 }])
-            .when(JobCommand::Cancel { expected_version: None, reason: None })
-            .then_expect_error(JobError::InvalidTransition { action: "cancel", status: JobStatus::Failed });
+            .given(vec![
+                created(),
+                started(),
+                JobEvent::JobFailed {
+                    reason: "x".into(),
+                    run: 1,
+                },
+            ])
+            .when(JobCommand::Cancel {
+                expected_version: None,
+                reason: None,
+            })
+            .then_expect_error(JobError::InvalidTransition {
+                action: "cancel",
+                status: JobStatus::Failed,
+            });
     }
 
     fn outcome(matched: u64) -> JobOutcome {
-        JobOutcome { counts: JobCounts { matched, unmatched_left: 1, unmatched_right: 2, suggestions: 0 }, ..Default::default() }
+        JobOutcome {
+            counts: JobCounts {
+                matched,
+                unmatched_left: 1,
+                unmatched_right: 2,
+                suggestions: 0,
+            },
+            ..Default::default()
+        }
     }
 
     fn completed(matched: u64) -> JobEvent {
-        JobEvent::JobCompleted { counts: outcome(matched).counts, run: 1, values: vec![], manifest: Some(RunManifest::default()) }
+        JobEvent::JobCompleted {
+            counts: outcome(matched).counts,
+            run: 1,
+            values: vec![],
+            manifest: Some(RunManifest::default()),
+        }
     }
 
     #[test]
     fn complete_and_fail_only_while_running_and_only_for_the_current_run() {
         Given::with(())
             .given(vec![created(), started()])
-            .when(JobCommand::Complete { run: 1, outcome: outcome(5) })
+            .when(JobCommand::Complete {
+                run: 1,
+                outcome: outcome(5),
+            })
             .then_expect_events(vec![completed(5)]);
         Given::with(())
             .given(vec![created(), started()])
-            .when(JobCommand::Fail { run: 1, reason: "source missing".into() })
-            .then_expect_events(vec![JobEvent::JobFailed { reason: "source missing".into(), run: 1 }]);
+            .when(JobCommand::Fail {
+                run: 1,
+                reason: "source missing".into(),
+            })
+            .then_expect_events(vec![JobEvent::JobFailed {
+                reason: "source missing".into(),
+                run: 1,
+            }]);
         Given::with(())
             .given(vec![created()])
-            .when(JobCommand::Complete { run: 0, outcome: outcome(5) })
-            .then_expect_error(JobError::StaleRun { run: 0, current: 0, status: JobStatus::Created });
+            .when(JobCommand::Complete {
+                run: 0,
+                outcome: outcome(5),
+            })
+            .then_expect_error(JobError::StaleRun {
+                run: 0,
+                current: 0,
+                status: JobStatus::Created,
+            });
         // A worker of run 1 reporting after the job was cancelled and retried (run 2).
         Given::with(())
-            .given(vec![created(), started(), JobEvent::JobCancelled { reason: None }, JobEvent::JobRetried {}])
-            .when(JobCommand::Complete { run: 1, outcome: outcome(5) })
-            .then_expect_error(JobError::StaleRun { run: 1, current: 2, status: JobStatus::Running });
+            .given(vec![
+                created(),
+                started(),
+                JobEvent::JobCancelled { reason: None },
+                JobEvent::JobRetried {},
+            ])
+            .when(JobCommand::Complete {
+                run: 1,
+                outcome: outcome(5),
+            })
+            .then_expect_error(JobError::StaleRun {
+                run: 1,
+                current: 2,
+                status: JobStatus::Running,
+            });
         Given::with(())
-            .given(vec![created(), started(), JobEvent::JobCancelled { reason: None }])
-            .when(JobCommand::Fail { run: 1, reason: "x".into() })
-            .then_expect_error(JobError::StaleRun { run: 1, current: 1, status: JobStatus::Cancelled });
+            .given(vec![
+                created(),
+                started(),
+                JobEvent::JobCancelled { reason: None },
+            ])
+            .when(JobCommand::Fail {
+                run: 1,
+                reason: "x".into(),
+            })
+            .then_expect_error(JobError::StaleRun {
+                run: 1,
+                current: 1,
+                status: JobStatus::Cancelled,
+            });
     }
 
     #[test]
     fn progress_is_recorded_for_the_current_run_only() {
-        let progress = JobProgress { phase: "matching".into(), done: 10, total: 100 };
+        let progress = JobProgress {
+            phase: "matching".into(),
+            done: 10,
+            total: 100,
+        };
         Given::with(())
             .given(vec![created(), started()])
-            .when(JobCommand::ReportProgress { run: 1, progress: progress.clone() })
-            .then_expect_events(vec![JobEvent::JobProgressed { run: 1, progress: progress.clone() }]);
+            .when(JobCommand::ReportProgress {
+                run: 1,
+                progress: progress.clone(),
+            })
+            .then_expect_events(vec![JobEvent::JobProgressed {
+                run: 1,
+                progress: progress.clone(),
+            }]);
         Given::with(())
             .given(vec![created(), started(), completed(1)])
             .when(JobCommand::ReportProgress { run: 1, progress })
-            .then_expect_error(JobError::StaleRun { run: 1, current: 1, status: JobStatus::Completed });
+            .then_expect_error(JobError::StaleRun {
+                run: 1,
+                current: 1,
+                status: JobStatus::Completed,
+            });
     }
 
     #[test]
     fn failed_or_cancelled_jobs_can_be_retried_as_a_new_run() {
-        for ended in [JobEvent::JobFailed { reason: "x".into(), run: 1 }, JobEvent::JobCancelled { reason: None }] {
+        for ended in [
+            JobEvent::JobFailed {
+                reason: "x".into(),
+                run: 1,
+            },
+            JobEvent::JobCancelled { reason: None },
+        ] {
             Given::with(())
                 .given(vec![created(), started(), ended])
-                .when(JobCommand::Retry { expected_version: None })
+                .when(JobCommand::Retry {
+                    expected_version: None,
+                })
                 .then_expect_events(vec![JobEvent::JobRetried {}]);
         }
         Given::with(())
             .given(vec![created(), started(), completed(1)])
-            .when(JobCommand::Retry { expected_version: None })
-            .then_expect_error(JobError::InvalidTransition { action: "retry", status: JobStatus::Completed });
+            .when(JobCommand::Retry {
+                expected_version: None,
+            })
+            .then_expect_error(JobError::InvalidTransition {
+                action: "retry",
+                status: JobStatus::Completed,
+            });
         let mut job = Job::default();
-        for e in [created(), started(), JobEvent::JobFailed { reason: "x".into(), run: 1 }, JobEvent::JobRetried {}] {
+        for e in [
+            created(),
+            started(),
+            JobEvent::JobFailed {
+                reason: "x".into(),
+                run: 1,
+            },
+            JobEvent::JobRetried {},
+        ] {
             job.apply(e);
         }
         assert_eq!((job.run, job.status), (2, JobStatus::Running));
@@ -654,7 +851,14 @@ mod tests {
     fn a_version_1_completion_without_run_or_manifest_still_reads() {
         let old = serde_json::json!({"JobCompleted": {"counts": {"matched": 1, "unmatched_left": 0, "unmatched_right": 0, "suggestions": 0}}});
         let event: JobEvent = serde_json::from_value(old).unwrap();
-        assert!(matches!(event, JobEvent::JobCompleted { run: 0, manifest: None, .. }));
+        assert!(matches!(
+            event,
+            JobEvent::JobCompleted {
+                run: 0,
+                manifest: None,
+                ..
+            }
+        ));
     }
 
     #[test]

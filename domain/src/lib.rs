@@ -33,7 +33,10 @@ pub struct StaleVersion {
 }
 
 /// Checks a client's `If-Match` version (none: no check) against the aggregate's version.
-pub fn check_expected_version(expected: Option<Version>, actual: Version) -> Result<(), StaleVersion> {
+pub fn check_expected_version(
+    expected: Option<Version>,
+    actual: Version,
+) -> Result<(), StaleVersion> {
     match expected {
         Some(expected) if expected != actual => Err(StaleVersion { expected, actual }),
         _ => Ok(()),

@@ -15,7 +15,9 @@ impl Currency {
         let raw = raw.trim();
         let bytes = raw.as_bytes();
         if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_alphabetic) {
-            return Err(format!("`{raw}` is not a three-letter ISO 4217 currency code"));
+            return Err(format!(
+                "`{raw}` is not a three-letter ISO 4217 currency code"
+            ));
         }
         Ok(Self([
             bytes[0].to_ascii_uppercase(),
@@ -91,7 +93,10 @@ mod tests {
 
     #[test]
     fn money_round_trips_as_exact_decimal_strings() {
-        let m = Money::new(Decimal::from_str("1234.56").unwrap(), Currency::parse("EUR").unwrap());
+        let m = Money::new(
+            Decimal::from_str("1234.56").unwrap(),
+            Currency::parse("EUR").unwrap(),
+        );
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(json, r#"{"amount":"1234.56","currency":"EUR"}"#);
         let back: Money = serde_json::from_str(&json).unwrap();

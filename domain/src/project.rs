@@ -100,8 +100,12 @@ pub struct Project {
 
 impl Project {
     fn check_version(&self, expected: Option<Version>) -> Result<(), ProjectError> {
-        crate::check_expected_version(expected, self.version)
-            .map_err(|v| ProjectError::VersionConflict { expected: v.expected, actual: v.actual })
+        crate::check_expected_version(expected, self.version).map_err(|v| {
+            ProjectError::VersionConflict {
+                expected: v.expected,
+                actual: v.actual,
+            }
+        })
     }
 
     fn check_active(&self, expected: Option<Version>) -> Result<(), ProjectError> {
@@ -277,19 +281,27 @@ mod tests {
     #[test]
     fn update_with_a_stale_version_conflicts() {
         Given::with(())
-            .given(vec![created(), ProjectEvent::ProjectUpdated {
-                name: Name::parse("Second").unwrap(),
-                description: Description::default(),
-            }])
+            .given(vec![
+                created(),
+                ProjectEvent::ProjectUpdated {
+                    name: Name::parse("Second").unwrap(),
+                    description: Description::default(),
+                },
+            ])
             .when(update(Some(1), "Third"))
-            .then_expect_error(ProjectError::VersionConflict { expected: 1, actual: 2 });
+            .then_expect_error(ProjectError::VersionConflict {
+                expected: 1,
+                actual: 2,
+            });
     }
 
     #[test]
     fn archive_emits_archived_and_archived_projects_refuse_changes() {
         Given::with(())
             .given(vec![created()])
-            .when(ProjectCommand::Archive { expected_version: Some(1) })
+            .when(ProjectCommand::Archive {
+                expected_version: Some(1),
+            })
             .then_expect_events(vec![ProjectEvent::ProjectArchived {}]);
         Given::with(())
             .given(vec![created(), ProjectEvent::ProjectArchived {}])
@@ -297,7 +309,9 @@ mod tests {
             .then_expect_error(ProjectError::Archived);
         Given::with(())
             .given(vec![created(), ProjectEvent::ProjectArchived {}])
-            .when(ProjectCommand::Archive { expected_version: None })
+            .when(ProjectCommand::Archive {
+                expected_version: None,
+            })
             .then_expect_error(ProjectError::Archived);
     }
 

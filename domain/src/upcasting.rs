@@ -16,7 +16,10 @@ pub fn upcasters() -> Vec<Box<dyn EventUpcaster>> {
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("event {event_type} version {event_version} has no upcaster to the current version")]
-    UnknownVersion { event_type: String, event_version: String },
+    UnknownVersion {
+        event_type: String,
+        event_version: String,
+    },
     #[error("event {event_type} does not match its schema: {source}")]
     Shape {
         event_type: String,
@@ -37,10 +40,11 @@ pub fn decode<A: Aggregate>(
             event
         }
     });
-    let decoded: A::Event = serde_json::from_value(event.payload.clone()).map_err(|source| DecodeError::Shape {
-        event_type: event.event_type.clone(),
-        source,
-    })?;
+    let decoded: A::Event =
+        serde_json::from_value(event.payload.clone()).map_err(|source| DecodeError::Shape {
+            event_type: event.event_type.clone(),
+            source,
+        })?;
     if decoded.event_version() != event.event_version {
         return Err(DecodeError::UnknownVersion {
             event_type: event.event_type,
@@ -85,7 +89,11 @@ mod tests {
         }
 
         fn upcast(&self, mut event: SerializedEvent) -> SerializedEvent {
-            if let Some(body) = event.payload.get_mut("ProjectCreated").and_then(Value::as_object_mut) {
+            if let Some(body) = event
+                .payload
+                .get_mut("ProjectCreated")
+                .and_then(Value::as_object_mut)
+            {
                 if let Some(currency) = body.remove("currency") {
                     body.insert("base_currency".into(), currency);
                 }
@@ -112,7 +120,9 @@ mod tests {
         let upcasters: Vec<Box<dyn EventUpcaster>> = vec![Box::new(RenameCurrencyField)];
         let event = decode::<Project>(&upcasters, v0_event()).unwrap();
         match event {
-            ProjectEvent::ProjectCreated { base_currency, .. } => assert_eq!(base_currency.as_str(), "EUR"),
+            ProjectEvent::ProjectCreated { base_currency, .. } => {
+                assert_eq!(base_currency.as_str(), "EUR")
+            }
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -37,7 +37,11 @@ impl ValidationErrors {
     }
 
     /// Records the error of `result` under `path` and returns its value, if any.
-    pub fn check<T, E: std::fmt::Display>(&mut self, path: &str, result: Result<T, E>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        path: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
         match result {
             Ok(v) => Some(v),
             Err(e) => {
@@ -135,7 +139,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(Name::parse("  Bank vs ledger ").unwrap().as_str(), "Bank vs ledger");
+        assert_eq!(
+            Name::parse("  Bank vs ledger ").unwrap().as_str(),
+            "Bank vs ledger"
+        );
         assert!(Name::parse("   ").is_err());
         assert!(Name::parse(&"x".repeat(201)).is_err());
         assert!(Name::parse("a\u{0007}b").is_err());
@@ -144,7 +151,10 @@ mod tests {
     #[test]
     fn validation_errors_collect_paths() {
         let mut errors = ValidationErrors::new();
-        assert_eq!(errors.check("name", Name::parse("ok")).map(|n| n.0), Some("ok".into()));
+        assert_eq!(
+            errors.check("name", Name::parse("ok")).map(|n| n.0),
+            Some("ok".into())
+        );
         assert!(errors.check("name", Name::parse("")).is_none());
         let err = errors.into_result().unwrap_err();
         assert_eq!(err.errors[0].path, "name");

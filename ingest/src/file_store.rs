@@ -88,14 +88,22 @@ impl FileStore {
             tokio::fs::create_dir_all(dir).await?;
         }
         tokio::fs::rename(&temp, &path).await?;
-        Ok(StoredFile { sha256, size_bytes, path })
+        Ok(StoredFile {
+            sha256,
+            size_bytes,
+            path,
+        })
     }
 
     /// A stored file by hash, if present.
     pub async fn open(&self, sha256: &str) -> Option<StoredFile> {
         let path = self.path_of(sha256);
         let meta = tokio::fs::metadata(&path).await.ok()?;
-        Some(StoredFile { sha256: sha256.to_string(), size_bytes: meta.len(), path })
+        Some(StoredFile {
+            sha256: sha256.to_string(),
+            size_bytes: meta.len(),
+            path,
+        })
     }
 }
 
@@ -103,21 +111,40 @@ impl FileStore {
 mod tests {
     use super::*;
 
-    fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
-        futures::stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p))).collect::<Vec<_>>())
+    fn chunks(
+        parts: &[&'static [u8]],
+    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        futures::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        )
     }
 
     #[tokio::test]
     async fn files_are_stored_under_their_sha256_and_limits_hold() {
         let dir = std::env::temp_dir().join(uuid::Uuid::new_v4().to_string());
         let store = FileStore::new(&dir);
-        let stored = store.receive(chunks(&[b"hello ", b"world"]), 100).await.unwrap();
-        assert_eq!(stored.sha256, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+        let stored = store
+            .receive(chunks(&[b"hello ", b"world"]), 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.sha256,
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
         assert_eq!(stored.size_bytes, 11);
         assert_eq!(std::fs::read(&stored.path).unwrap(), b"hello world");
         assert_eq!(store.open(&stored.sha256).await, Some(stored));
-        assert!(matches!(store.receive(chunks(&[b"0123456789"]), 5).await, Err(ReceiveError::TooLarge { .. })));
-        assert!(matches!(store.receive(chunks(&[]), 5).await, Err(ReceiveError::Empty)));
+        assert!(matches!(
+            store.receive(chunks(&[b"0123456789"]), 5).await,
+            Err(ReceiveError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            store.receive(chunks(&[]), 5).await,
+            Err(ReceiveError::Empty)
+        ));
         // Failed uploads leave nothing behind.
         assert_eq!(std::fs::read_dir(dir.join("incoming")).unwrap().count(), 0);
         let _ = std::fs::remove_dir_all(dir);

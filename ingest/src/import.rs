@@ -48,7 +48,12 @@ pub enum ImportFailure {
 
 const CHUNK: usize = 5_000;
 
-fn parse(path: &std::path::Path, settings: &ImportSettings, policy: OnError, tx: mpsc::Sender<Vec<ImportedRecord>>) -> Result<ImportReport, ImportError> {
+fn parse(
+    path: &std::path::Path,
+    settings: &ImportSettings,
+    policy: OnError,
+    tx: mpsc::Sender<Vec<ImportedRecord>>,
+) -> Result<ImportReport, ImportError> {
     let mut buffer = Vec::with_capacity(CHUNK);
     let mut sink = |record: ImportedRecord| {
         buffer.push(record);
@@ -61,7 +66,13 @@ fn parse(path: &std::path::Path, settings: &ImportSettings, policy: OnError, tx:
     let report = match settings.format {
         Format::Csv => {
             let mapping = settings.mapping.clone().unwrap_or_default();
-            sources::import_csv(BufReader::with_capacity(1 << 16, file), &settings.csv_options(), &mapping, policy, &mut sink)
+            sources::import_csv(
+                BufReader::with_capacity(1 << 16, file),
+                &settings.csv_options(),
+                &mapping,
+                policy,
+                &mut sink,
+            )
         }
         Format::Xlsx => {
             let mapping = settings.mapping.clone().unwrap_or_default();
@@ -115,9 +126,9 @@ fn encode(out: &mut String, file_sha256: &str, r: &ImportedRecord) {
 /// PostgreSQL refuses text it cannot store (a NUL character, say): that is the file's fault.
 fn bad_text(e: sqlx::Error) -> ImportFailure {
     match e.as_database_error().and_then(|d| d.code()).as_deref() {
-        Some("22021") | Some("22P05") | Some("22P04") => {
-            ImportFailure::Format(format!("the file holds text that cannot be stored (e.g. a NUL character): {e}"))
-        }
+        Some("22021") | Some("22P05") | Some("22P04") => ImportFailure::Format(format!(
+            "the file holds text that cannot be stored (e.g. a NUL character): {e}"
+        )),
         _ => ImportFailure::Database(e),
     }
 }
@@ -134,7 +145,8 @@ pub async fn import_file(
     let (tx_records, mut rx_records) = mpsc::channel::<Vec<ImportedRecord>>(4);
     let path = file.path.clone();
     let parse_settings = settings.clone();
-    let parser = tokio::task::spawn_blocking(move || parse(&path, &parse_settings, policy, tx_records));
+    let parser =
+        tokio::task::spawn_blocking(move || parse(&path, &parse_settings, policy, tx_records));
 
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -167,7 +179,9 @@ pub async fn import_file(
             return Err(match e {
                 ImportError::Mapping(errors) => ImportFailure::Mapping(errors),
                 ImportError::Rejected(report) => ImportFailure::Rejected(report),
-                ImportError::Format { format, message } => ImportFailure::Format(format!("{format}: {message}")),
+                ImportError::Format { format, message } => {
+                    ImportFailure::Format(format!("{format}: {message}"))
+                }
                 ImportError::Io(e) => ImportFailure::Io(e.to_string()),
             })
         }

@@ -36,15 +36,23 @@ impl ImportSettings {
             Ok(s) => s,
             Err(e) => {
                 let path = e.path().to_string();
-                let path = if path == "." { prefix.to_string() } else { format!("{prefix}.{path}") };
+                let path = if path == "." {
+                    prefix.to_string()
+                } else {
+                    format!("{prefix}.{path}")
+                };
                 errors.add(path, e.into_inner().to_string());
                 return Err(errors);
             }
         };
-        let mut add = |found: Vec<sources::MappingError>| add_mapping_errors(&mut errors, prefix, found);
+        let mut add =
+            |found: Vec<sources::MappingError>| add_mapping_errors(&mut errors, prefix, found);
         match settings.format {
             Format::Csv | Format::Xlsx => match &settings.mapping {
-                None => add(vec![sources::MappingError { path: "mapping".into(), message: "is required for csv and xlsx".into() }]),
+                None => add(vec![sources::MappingError {
+                    path: "mapping".into(),
+                    message: "is required for csv and xlsx".into(),
+                }]),
                 Some(mapping) => add(mapping.validate()),
             },
             Format::Camt053 | Format::Mt940 => {
@@ -74,7 +82,11 @@ impl ImportSettings {
 
 /// Adds the importer's mapping/option errors under `prefix` (`mapping.amount` becomes
 /// `settings.mapping.amount`).
-pub fn add_mapping_errors(errors: &mut ValidationErrors, prefix: &str, found: Vec<sources::MappingError>) {
+pub fn add_mapping_errors(
+    errors: &mut ValidationErrors,
+    prefix: &str,
+    found: Vec<sources::MappingError>,
+) {
     for e in found {
         errors.add(format!("{prefix}.{}", e.path), e.message);
     }
@@ -99,7 +111,16 @@ mod tests {
         assert_eq!(err.errors[0].path, "settings.mapping");
         let err = ImportSettings::parse(&json!({"format": "pdf"}), "settings").unwrap_err();
         assert_eq!(err.errors[0].path, "settings.format");
-        let err = ImportSettings::parse(&json!({"format": "csv", "mapping": {"booking_date": "Date"}}), "settings").unwrap_err();
-        assert!(err.errors.iter().any(|e| e.path == "settings.mapping.amount"), "{err:?}");
+        let err = ImportSettings::parse(
+            &json!({"format": "csv", "mapping": {"booking_date": "Date"}}),
+            "settings",
+        )
+        .unwrap_err();
+        assert!(
+            err.errors
+                .iter()
+                .any(|e| e.path == "settings.mapping.amount"),
+            "{err:?}"
+        );
     }
 }

@@ -743,7 +743,8 @@ impl<'a> Engine<'a> {
                 .map(|e| e.r)
                 .collect();
             withhold_l.push(l);
-            let suggestion = tie_suggestion(ctx, left, right, pass.index, Side::Left, l, &mut tied, best);
+            let suggestion =
+                tie_suggestion(ctx, left, right, pass.index, Side::Left, l, &mut tied, best);
             withhold_r.extend_from_slice(&tied);
             self.suggestions.push(suggestion);
         }
@@ -754,7 +755,16 @@ impl<'a> Engine<'a> {
                 .map(|e| e.l)
                 .collect();
             withhold_r.push(r);
-            let suggestion = tie_suggestion(ctx, left, right, pass.index, Side::Right, r, &mut tied, best);
+            let suggestion = tie_suggestion(
+                ctx,
+                left,
+                right,
+                pass.index,
+                Side::Right,
+                r,
+                &mut tied,
+                best,
+            );
             withhold_l.extend_from_slice(&tied);
             self.suggestions.push(suggestion);
         }
@@ -1308,7 +1318,12 @@ fn tie_suggestion(
         Side::Left => (left, right),
         Side::Right => (right, left),
     };
-    tied.sort_by(|&a, &b| others[a as usize].id.cmp(&others[b as usize].id).then(a.cmp(&b)));
+    tied.sort_by(|&a, &b| {
+        others[a as usize]
+            .id
+            .cmp(&others[b as usize].id)
+            .then(a.cmp(&b))
+    });
     tied.truncate(MAX_LISTED_TIES);
     let candidates = tied
         .iter()

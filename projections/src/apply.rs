@@ -80,7 +80,10 @@ pub async fn apply_batch(
 
 /// The aggregate's applied sequence, row-locked until commit so two projector processes that
 /// briefly share an aggregate during a rebalance apply each event once.
-async fn lock_applied_sequence(tx: &mut PgConnection, aggregate_id: &str) -> Result<i64, sqlx::Error> {
+async fn lock_applied_sequence(
+    tx: &mut PgConnection,
+    aggregate_id: &str,
+) -> Result<i64, sqlx::Error> {
     sqlx::query(
         "INSERT INTO projection_applied (projection, aggregate_id, last_sequence, last_position)
          VALUES ($1, $2, 0, 0) ON CONFLICT DO NOTHING",
@@ -109,7 +112,8 @@ async fn apply_event(
     };
     match event.aggregate_type.as_str() {
         "project" => {
-            let decoded = decode::<Project>(upcasters, event.to_serialized()).map_err(undecodable)?;
+            let decoded =
+                decode::<Project>(upcasters, event.to_serialized()).map_err(undecodable)?;
             apply_project(tx, event, decoded).await?;
         }
         "job" => {
@@ -117,7 +121,8 @@ async fn apply_event(
             apply_job(tx, event, decoded).await?;
         }
         "data_source" => {
-            let decoded = decode::<DataSource>(upcasters, event.to_serialized()).map_err(undecodable)?;
+            let decoded =
+                decode::<DataSource>(upcasters, event.to_serialized()).map_err(undecodable)?;
             apply_data_source(tx, event, decoded).await?;
         }
         // Aggregates these read models do not describe: recorded as applied, nothing to change.
@@ -145,7 +150,11 @@ async fn bump(tx: &mut PgConnection, counter: &str, delta: i64) -> Result<(), sq
     Ok(())
 }
 
-async fn apply_project(tx: &mut PgConnection, event: &StoredEvent, decoded: ProjectEvent) -> Result<(), ProjectionError> {
+async fn apply_project(
+    tx: &mut PgConnection,
+    event: &StoredEvent,
+    decoded: ProjectEvent,
+) -> Result<(), ProjectionError> {
     let id = aggregate_uuid(event)?;
     match decoded {
         ProjectEvent::ProjectCreated {
@@ -199,11 +208,17 @@ fn status_counter(status: &str) -> String {
     format!("jobs.{status}")
 }
 
-async fn apply_job(tx: &mut PgConnection, event: &StoredEvent, decoded: JobEvent) -> Result<(), ProjectionError> {
+async fn apply_job(
+    tx: &mut PgConnection,
+    event: &StoredEvent,
+    decoded: JobEvent,
+) -> Result<(), ProjectionError> {
     let id = aggregate_uuid(event)?;
     let new_status = match &decoded {
         JobEvent::JobCreated {
-            project_id, definition, ..
+            project_id,
+            definition,
+            ..
         } => {
             sqlx::query(
                 "INSERT INTO rm_jobs (job_id, project_id, name, left_source_id, right_source_id, rule_set, status, version, created_at, updated_at)
@@ -264,7 +279,12 @@ async fn apply_job(tx: &mut PgConnection, event: &StoredEvent, decoded: JobEvent
                 .await?;
             None
         }
-        JobEvent::JobCompleted { counts, values, manifest, .. } => {
+        JobEvent::JobCompleted {
+            counts,
+            values,
+            manifest,
+            ..
+        } => {
             sqlx::query(
                 "UPDATE rm_jobs SET matched = $2, unmatched_left = $3, unmatched_right = $4, suggestions = $5,
                         outcome = $6, progress = NULL WHERE job_id = $1",
@@ -280,19 +300,22 @@ async fn apply_job(tx: &mut PgConnection, event: &StoredEvent, decoded: JobEvent
             Some(JobStatus::Completed)
         }
         JobEvent::JobFailed { reason, .. } => {
-            sqlx::query("UPDATE rm_jobs SET failure_reason = $2, progress = NULL WHERE job_id = $1")
-                .bind(id)
-                .bind(reason)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE rm_jobs SET failure_reason = $2, progress = NULL WHERE job_id = $1",
+            )
+            .bind(id)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await?;
             Some(JobStatus::Failed)
         }
     };
     if let Some(new_status) = new_status {
-        let old: String = sqlx::query_scalar("SELECT status FROM rm_jobs WHERE job_id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let old: String =
+            sqlx::query_scalar("SELECT status FROM rm_jobs WHERE job_id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
         sqlx::query("UPDATE rm_jobs SET status = $2 WHERE job_id = $1")
             .bind(id)
             .bind(new_status.as_str())
@@ -310,10 +333,19 @@ async fn apply_job(tx: &mut PgConnection, event: &StoredEvent, decoded: JobEvent
     Ok(())
 }
 
-async fn apply_data_source(tx: &mut PgConnection, event: &StoredEvent, decoded: DataSourceEvent) -> Result<(), ProjectionError> {
+async fn apply_data_source(
+    tx: &mut PgConnection,
+    event: &StoredEvent,
+    decoded: DataSourceEvent,
+) -> Result<(), ProjectionError> {
     let id = aggregate_uuid(event)?;
     match decoded {
-        DataSourceEvent::DataSourceCreated { project_id, name, settings, .. } => {
+        DataSourceEvent::DataSourceCreated {
+            project_id,
+            name,
+            settings,
+            ..
+        } => {
             sqlx::query(
                 "INSERT INTO rm_sources (source_id, project_id, name, settings, version, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $6)",

@@ -34,10 +34,14 @@ pub async fn store_checkpoint(pool: &PgPool) -> Result<StoreCheckpoint, sqlx::Er
     .bind(READ_MODELS)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map_or(StoreCheckpoint::START, |(transaction_id, position)| StoreCheckpoint {
-        transaction_id,
-        position,
-    }))
+    Ok(
+        row.map_or(StoreCheckpoint::START, |(transaction_id, position)| {
+            StoreCheckpoint {
+                transaction_id,
+                position,
+            }
+        }),
+    )
 }
 
 /// Applies everything committed so far; returns the number of events applied.
@@ -56,7 +60,12 @@ pub async fn catch_up(pool: &PgPool, batch_size: i64) -> Result<usize, Projectio
 
 /// Runs until `shutdown` turns true. Errors are logged and retried after a pause: the store
 /// checkpoint only moves with a committed batch, so a retry re-reads what failed.
-pub async fn run(pool: PgPool, commits: Arc<Notify>, config: FollowerConfig, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    pool: PgPool,
+    commits: Arc<Notify>,
+    config: FollowerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut waiter = CommitWaiter::new(&pool).await;
     tracing::info!("embedded projector following the event store");
     while !*shutdown.borrow() {

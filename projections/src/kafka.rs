@@ -48,14 +48,22 @@ struct Received {
 }
 
 /// Reads a message; one that is not a Recon event goes to `projection_dead_letters`.
-async fn decode(pool: &PgPool, topic: &str, message: &rdkafka::message::BorrowedMessage<'_>) -> Result<Received, ProjectionError> {
+async fn decode(
+    pool: &PgPool,
+    topic: &str,
+    message: &rdkafka::message::BorrowedMessage<'_>,
+) -> Result<Received, ProjectionError> {
     let (partition, offset) = (message.partition(), message.offset());
     let parsed = match message.payload() {
         None => Err("empty payload".to_string()),
         Some(payload) => serde_json::from_slice::<StoredEvent>(payload).map_err(|e| e.to_string()),
     };
     match parsed {
-        Ok(event) => Ok(Received { partition, offset, event: Some(event) }),
+        Ok(event) => Ok(Received {
+            partition,
+            offset,
+            event: Some(event),
+        }),
         Err(reason) => {
             tracing::error!(partition, offset, %reason, "not a Recon event; dead-lettered");
             // Retried until stored: the message's offset is committed after this.
@@ -84,13 +92,21 @@ async fn decode(pool: &PgPool, topic: &str, message: &rdkafka::message::Borrowed
                     }
                 }
             }
-            Ok(Received { partition, offset, event: None })
+            Ok(Received {
+                partition,
+                offset,
+                event: None,
+            })
         }
     }
 }
 
 /// Consumes until `shutdown` turns true or an error that retrying cannot fix.
-pub async fn run(pool: PgPool, config: KafkaProjectorConfig, mut shutdown: watch::Receiver<bool>) -> Result<(), ProjectionError> {
+pub async fn run(
+    pool: PgPool,
+    config: KafkaProjectorConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), ProjectionError> {
     let consumer = consumer(&config)?;
     tracing::info!(topic = %config.topic, group = %config.group_id, "projector consuming");
     loop {
@@ -125,7 +141,11 @@ pub async fn run(pool: PgPool, config: KafkaProjectorConfig, mut shutdown: watch
         loop {
             match apply_batch(&pool, &events, None).await {
                 Ok(outcome) => {
-                    tracing::debug!(applied = outcome.applied, duplicates = outcome.duplicates, "projected batch");
+                    tracing::debug!(
+                        applied = outcome.applied,
+                        duplicates = outcome.duplicates,
+                        "projected batch"
+                    );
                     break;
                 }
                 Err(e) => {

@@ -22,11 +22,22 @@ pub enum ProjectionError {
     /// An aggregate's events arrived with a hole in their sequence; applying would corrupt the
     /// read model, so the batch is refused and retried.
     #[error("aggregate {aggregate_id}: expected sequence {expected}, got {got}")]
-    SequenceGap { aggregate_id: String, expected: i64, got: i64 },
+    SequenceGap {
+        aggregate_id: String,
+        expected: i64,
+        got: i64,
+    },
     #[error("event {event_id} cannot be decoded: {reason}")]
-    Undecodable { event_id: uuid::Uuid, reason: String },
+    Undecodable {
+        event_id: uuid::Uuid,
+        reason: String,
+    },
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("message at {partition}:{offset} is not a Recon event: {reason}")]
-    BadMessage { partition: i32, offset: i64, reason: String },
+    BadMessage {
+        partition: i32,
+        offset: i64,
+        reason: String,
+    },
 }

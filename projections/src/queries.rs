@@ -81,8 +81,12 @@ fn job_view(row: &PgRow) -> Result<JobView, sqlx::Error> {
     let counts = match matched {
         Some(matched) => Some(JobCountsView {
             matched,
-            unmatched_left: row.try_get::<Option<i64>, _>("unmatched_left")?.unwrap_or(0),
-            unmatched_right: row.try_get::<Option<i64>, _>("unmatched_right")?.unwrap_or(0),
+            unmatched_left: row
+                .try_get::<Option<i64>, _>("unmatched_left")?
+                .unwrap_or(0),
+            unmatched_right: row
+                .try_get::<Option<i64>, _>("unmatched_right")?
+                .unwrap_or(0),
             suggestions: row.try_get::<Option<i64>, _>("suggestions")?.unwrap_or(0),
         }),
         None => None,
@@ -108,7 +112,12 @@ fn job_view(row: &PgRow) -> Result<JobView, sqlx::Error> {
 }
 
 /// Projects, oldest first; `status` filters (`active`, `archived`).
-pub async fn list_projects(pool: &PgPool, status: Option<&str>, limit: i64, offset: i64) -> Result<Page<ProjectView>, sqlx::Error> {
+pub async fn list_projects(
+    pool: &PgPool,
+    status: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Page<ProjectView>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT * FROM rm_projects WHERE ($1::text IS NULL OR status = $1)
          ORDER BY created_at, project_id LIMIT $2 OFFSET $3",
@@ -118,10 +127,12 @@ pub async fn list_projects(pool: &PgPool, status: Option<&str>, limit: i64, offs
     .bind(offset)
     .fetch_all(pool)
     .await?;
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_projects WHERE ($1::text IS NULL OR status = $1)")
-        .bind(status)
-        .fetch_one(pool)
-        .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM rm_projects WHERE ($1::text IS NULL OR status = $1)",
+    )
+    .bind(status)
+    .fetch_one(pool)
+    .await?;
     Ok(Page {
         items: rows.iter().map(project_view).collect::<Result<_, _>>()?,
         limit,
@@ -202,11 +213,12 @@ pub struct Dashboard {
 
 /// The dashboard summary, from the projector's counters.
 pub async fn dashboard(pool: &PgPool) -> Result<Dashboard, sqlx::Error> {
-    let counters: BTreeMap<String, i64> = sqlx::query_as::<_, (String, i64)>("SELECT counter, value FROM rm_dashboard_counters")
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .collect();
+    let counters: BTreeMap<String, i64> =
+        sqlx::query_as::<_, (String, i64)>("SELECT counter, value FROM rm_dashboard_counters")
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .collect();
     let get = |k: &str| counters.get(k).copied().unwrap_or(0);
     Ok(Dashboard {
         projects: ProjectCounts {
@@ -268,7 +280,11 @@ pub async fn has_applied(pool: &PgPool, position: i64) -> Result<Option<bool>, s
 
 /// Waits up to `timeout` for [`has_applied`]. Returns whether it was reached (`None`: unknown
 /// position).
-pub async fn wait_until_applied(pool: &PgPool, position: i64, timeout: Duration) -> Result<Option<bool>, sqlx::Error> {
+pub async fn wait_until_applied(
+    pool: &PgPool,
+    position: i64,
+    timeout: Duration,
+) -> Result<Option<bool>, sqlx::Error> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         match has_applied(pool, position).await? {
@@ -310,11 +326,19 @@ fn source_view(row: &PgRow) -> Result<SourceView, sqlx::Error> {
 }
 
 pub async fn get_source(pool: &PgPool, id: Uuid) -> Result<Option<SourceView>, sqlx::Error> {
-    let row = sqlx::query("SELECT * FROM rm_sources WHERE source_id = $1").bind(id).fetch_optional(pool).await?;
+    let row = sqlx::query("SELECT * FROM rm_sources WHERE source_id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
     row.as_ref().map(source_view).transpose()
 }
 
-pub async fn list_sources(pool: &PgPool, project_id: Uuid, limit: i64, offset: i64) -> Result<Page<SourceView>, sqlx::Error> {
+pub async fn list_sources(
+    pool: &PgPool,
+    project_id: Uuid,
+    limit: i64,
+    offset: i64,
+) -> Result<Page<SourceView>, sqlx::Error> {
     let rows = sqlx::query("SELECT * FROM rm_sources WHERE project_id = $1 ORDER BY created_at, source_id LIMIT $2 OFFSET $3")
         .bind(project_id)
         .bind(limit)
@@ -325,5 +349,10 @@ pub async fn list_sources(pool: &PgPool, project_id: Uuid, limit: i64, offset: i
         .bind(project_id)
         .fetch_one(pool)
         .await?;
-    Ok(Page { items: rows.iter().map(source_view).collect::<Result<_, _>>()?, limit, offset, total })
+    Ok(Page {
+        items: rows.iter().map(source_view).collect::<Result<_, _>>()?,
+        limit,
+        offset,
+        total,
+    })
 }

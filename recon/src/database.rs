@@ -43,7 +43,9 @@ pub fn redact(url: &str) -> String {
         Ok(_) if url.contains('@') => {
             let (scheme_user, host) = url.split_once('@').unwrap_or((url, ""));
             let scheme_user = match scheme_user.rsplit_once(':') {
-                Some((left, _)) if left.contains("//") && !left.ends_with('/') => format!("{left}:***"),
+                Some((left, _)) if left.contains("//") && !left.ends_with('/') => {
+                    format!("{left}:***")
+                }
                 _ => scheme_user.to_string(),
             };
             format!("{scheme_user}@{host}")
@@ -52,7 +54,12 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-pub async fn resolve(database_url: Option<&str>, mode: DatabaseMode, data_dir: &Path, max_connections: u32) -> Result<Database> {
+pub async fn resolve(
+    database_url: Option<&str>,
+    mode: DatabaseMode,
+    data_dir: &Path,
+    max_connections: u32,
+) -> Result<Database> {
     if mode == DatabaseMode::Auto {
         if let Some(url) = database_url {
             tracing::info!(database = %redact(url), "using DATABASE_URL");
@@ -87,15 +94,22 @@ pub async fn resolve(database_url: Option<&str>, mode: DatabaseMode, data_dir: &
 /// Connects to `server`, creates `name` if missing, and returns its URL.
 async fn ensure_database(server: &str, name: &str) -> Result<String> {
     let options: PgConnectOptions = format!("{server}/postgres").parse()?;
-    let mut conn = tokio::time::timeout(Duration::from_secs(3), PgConnection::connect_with(&options.disable_statement_logging()))
-        .await
-        .map_err(|_| anyhow!("timed out connecting to {server}"))??;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(name)
-        .fetch_one(&mut conn)
-        .await?;
+    let mut conn = tokio::time::timeout(
+        Duration::from_secs(3),
+        PgConnection::connect_with(&options.disable_statement_logging()),
+    )
+    .await
+    .map_err(|_| anyhow!("timed out connecting to {server}"))??;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
     if !exists {
-        match sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await {
+        match sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await
+        {
             Ok(_) => {}
             // Another process created it between our check and our CREATE.
             Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42P04") => {}
@@ -123,7 +137,8 @@ impl PrivateCluster {
     /// Initialises the cluster if needed and starts it, or attaches to it if already running.
     pub async fn start(data_dir: &Path) -> Result<Self> {
         let bin_dir = find_postgres_binaries()?;
-        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
         let data_dir = data_dir.canonicalize()?;
         let run_as = unprivileged_user(&data_dir)?;
         let mut cluster = Self {
@@ -136,7 +151,15 @@ impl PrivateCluster {
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.run(
                 "initdb",
-                &["-D", &cluster.path(), "-U", "recon", "--auth=trust", "--encoding=UTF8", "--no-instructions"],
+                &[
+                    "-D",
+                    &cluster.path(),
+                    "-U",
+                    "recon",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-instructions",
+                ],
             )?;
         }
         if let Some(port) = cluster.running_port() {
@@ -153,7 +176,18 @@ impl PrivateCluster {
         let log = cluster.data_dir.join("postgres.log");
         cluster.run(
             "pg_ctl",
-            &["-D", &cluster.path(), "-o", &options, "-l", &log.to_string_lossy(), "-w", "-t", "60", "start"],
+            &[
+                "-D",
+                &cluster.path(),
+                "-o",
+                &options,
+                "-l",
+                &log.to_string_lossy(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
         )?;
         Ok(cluster)
     }
@@ -164,7 +198,10 @@ impl PrivateCluster {
 
     /// The port of a postmaster already serving this data directory (line 4 of postmaster.pid).
     fn running_port(&self) -> Option<u16> {
-        let status = self.command("pg_ctl", &["-D", &self.path(), "status"]).output().ok()?;
+        let status = self
+            .command("pg_ctl", &["-D", &self.path(), "status"])
+            .output()
+            .ok()?;
         if !status.status.success() {
             return None;
         }
@@ -189,7 +226,10 @@ impl PrivateCluster {
     }
 
     fn run(&self, tool: &str, args: &[&str]) -> Result<()> {
-        let output = self.command(tool, args).output().with_context(|| format!("running {tool}"))?;
+        let output = self
+            .command(tool, args)
+            .output()
+            .with_context(|| format!("running {tool}"))?;
         if !output.status.success() {
             bail!(
                 "{tool} failed ({}): {}{}",
@@ -243,7 +283,10 @@ fn find_postgres_binaries() -> Result<PathBuf> {
 /// PostgreSQL refuses to run as root. As root, hand the data directory to the `postgres` user
 /// (or `nobody`) and run the server tools as that user.
 fn unprivileged_user(data_dir: &Path) -> Result<Option<String>> {
-    let uid = Command::new("id").arg("-u").output().context("running id -u")?;
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .context("running id -u")?;
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         return Ok(None);
     }
@@ -251,7 +294,11 @@ fn unprivileged_user(data_dir: &Path) -> Result<Option<String>> {
         .into_iter()
         .find(|u| Command::new("id").arg(u).output().map(|o| o.status.success()).unwrap_or(false))
         .ok_or_else(|| anyhow!("running as root and no unprivileged user (postgres, nobody) exists to run PostgreSQL"))?;
-    let status = Command::new("chown").arg("-R").arg(user).arg(data_dir).status()?;
+    let status = Command::new("chown")
+        .arg("-R")
+        .arg(user)
+        .arg(data_dir)
+        .status()?;
     if !status.success() {
         bail!("cannot hand {} to user {user}", data_dir.display());
     }

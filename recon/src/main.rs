@@ -20,7 +20,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 #[derive(Parser)]
-#[command(name = "recon", version, about = "Recon: event-sourced data reconciliation")]
+#[command(
+    name = "recon",
+    version,
+    about = "Recon: event-sourced data reconciliation"
+)]
 struct Cli {
     #[command(flatten)]
     config: Config,
@@ -34,28 +38,74 @@ struct Config {
     #[arg(long, env = "DATABASE_URL", global = true)]
     database_url: Option<String>,
     /// `private` always uses the private cluster in the data directory.
-    #[arg(long, env = "RECON_DATABASE", value_enum, default_value = "auto", global = true)]
+    #[arg(
+        long,
+        env = "RECON_DATABASE",
+        value_enum,
+        default_value = "auto",
+        global = true
+    )]
     database: DatabaseMode,
     /// Where the private PostgreSQL cluster (and, later, uploaded files) live.
-    #[arg(long, env = "RECON_DATA_DIR", default_value = "recon-data", global = true)]
+    #[arg(
+        long,
+        env = "RECON_DATA_DIR",
+        default_value = "recon-data",
+        global = true
+    )]
     data_dir: PathBuf,
-    #[arg(long, env = "RECON_DB_MAX_CONNECTIONS", default_value_t = 20, global = true)]
+    #[arg(
+        long,
+        env = "RECON_DB_MAX_CONNECTIONS",
+        default_value_t = 20,
+        global = true
+    )]
     db_max_connections: u32,
     /// Kafka bootstrap servers. Set: events travel store → relay → Kafka → projector.
     #[arg(long, env = "KAFKA_BROKERS", global = true)]
     kafka_brokers: Option<String>,
-    #[arg(long, env = "RECON_KAFKA_TOPIC", default_value = "recon.events", global = true)]
+    #[arg(
+        long,
+        env = "RECON_KAFKA_TOPIC",
+        default_value = "recon.events",
+        global = true
+    )]
     kafka_topic: String,
-    #[arg(long, env = "RECON_KAFKA_PARTITIONS", default_value_t = 3, global = true)]
+    #[arg(
+        long,
+        env = "RECON_KAFKA_PARTITIONS",
+        default_value_t = 3,
+        global = true
+    )]
     kafka_partitions: i32,
-    #[arg(long, env = "RECON_KAFKA_REPLICATION", default_value_t = 1, global = true)]
+    #[arg(
+        long,
+        env = "RECON_KAFKA_REPLICATION",
+        default_value_t = 1,
+        global = true
+    )]
     kafka_replication: i32,
-    #[arg(long, env = "RECON_CONSUMER_GROUP", default_value = "recon-projections", global = true)]
+    #[arg(
+        long,
+        env = "RECON_CONSUMER_GROUP",
+        default_value = "recon-projections",
+        global = true
+    )]
     consumer_group: String,
     /// Relays with the same name share one leader lock and one checkpoint.
-    #[arg(long, env = "RECON_RELAY_NAME", default_value = "default", global = true)]
+    #[arg(
+        long,
+        env = "RECON_RELAY_NAME",
+        default_value = "default",
+        global = true
+    )]
     relay_name: String,
-    #[arg(long, env = "RECON_HTTP_ADDR", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "RECON_HTTP_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     http_addr: String,
     #[arg(long, env = "RECON_HTTP_WORKERS", default_value_t = 2, global = true)]
     http_workers: usize,
@@ -66,7 +116,12 @@ struct Config {
     #[arg(long, env = "RECON_MAX_UPLOAD_BYTES", default_value_t = 2 * 1024 * 1024 * 1024, global = true)]
     max_upload_bytes: u64,
     /// Consumer group of the workers (scaled mode).
-    #[arg(long, env = "RECON_WORKER_GROUP", default_value = "recon-workers", global = true)]
+    #[arg(
+        long,
+        env = "RECON_WORKER_GROUP",
+        default_value = "recon-workers",
+        global = true
+    )]
     worker_group: String,
     /// This worker's name in leases and event metadata. Default: <host>-<pid>.
     #[arg(long, env = "RECON_WORKER_ID", global = true)]
@@ -115,13 +170,17 @@ enum ReplayCommand {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RECON_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn")),
+            tracing_subscriber::EnvFilter::try_from_env("RECON_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -139,7 +198,13 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     let config = cli.config;
-    let db = database::resolve(config.database_url.as_deref(), config.database, &config.data_dir, config.db_max_connections).await?;
+    let db = database::resolve(
+        config.database_url.as_deref(),
+        config.database,
+        &config.data_dir,
+        config.db_max_connections,
+    )
+    .await?;
     let result = run_role(cli.role, &config, &db).await;
     if let Some(cluster) = &db.private_cluster {
         db.pool.close().await;
@@ -152,7 +217,9 @@ async fn run_role(role: Option<Role>, config: &Config, db: &Database) -> Result<
     if let Some(Role::Replay { command }) = role {
         return replay(&db.pool, command).await;
     }
-    let applied = commands::migrations::migrate(&db.pool).await.context("applying migrations")?;
+    let applied = commands::migrations::migrate(&db.pool)
+        .await
+        .context("applying migrations")?;
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
     }
@@ -236,12 +303,16 @@ async fn shutdown_signal() {
 }
 
 fn start_api(config: &Config, store: Arc<CommandStore>) -> Result<actix_web::dev::Server> {
-    let listener = TcpListener::bind(&config.http_addr).with_context(|| format!("binding {}", config.http_addr))?;
+    let listener = TcpListener::bind(&config.http_addr)
+        .with_context(|| format!("binding {}", config.http_addr))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "HTTP API listening");
     // Printed on stdout so scripts and tests can find a port chosen with :0.
     println!("recon listening on http://{addr}");
-    let files_dir = config.files_dir.clone().unwrap_or_else(|| config.data_dir.join("files"));
+    let files_dir = config
+        .files_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("files"));
     let mut app_state = api::AppState::new(store, ingest::FileStore::new(files_dir));
     app_state.max_upload_bytes = config.max_upload_bytes;
     let state = actix_web::web::Data::new(app_state);
@@ -255,7 +326,11 @@ fn kafka_brokers(config: &Config) -> Result<String> {
         .context("the relay needs KAFKA_BROKERS (host:port of the Kafka bootstrap servers)")
 }
 
-fn start_relay(config: &Config, db: &Database, shutdown: watch::Receiver<bool>) -> Result<JoinHandle<Result<()>>> {
+fn start_relay(
+    config: &Config,
+    db: &Database,
+    shutdown: watch::Receiver<bool>,
+) -> Result<JoinHandle<Result<()>>> {
     let relay_config = RelayConfig {
         brokers: kafka_brokers(config)?,
         topic: config.kafka_topic.clone(),
@@ -267,11 +342,18 @@ fn start_relay(config: &Config, db: &Database, shutdown: watch::Receiver<bool>) 
     };
     let pool = db.pool.clone();
     Ok(tokio::spawn(async move {
-        relay::run(pool, relay_config, shutdown).await.context("relay")
+        relay::run(pool, relay_config, shutdown)
+            .await
+            .context("relay")
     }))
 }
 
-fn start_projector(config: &Config, db: &Database, store: &CommandStore, shutdown: watch::Receiver<bool>) -> JoinHandle<Result<()>> {
+fn start_projector(
+    config: &Config,
+    db: &Database,
+    store: &CommandStore,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<Result<()>> {
     let pool = db.pool.clone();
     match &config.kafka_brokers {
         Some(brokers) => {
@@ -282,28 +364,41 @@ fn start_projector(config: &Config, db: &Database, store: &CommandStore, shutdow
                 batch_max: 500,
                 batch_linger: Duration::from_millis(20),
             };
-            tokio::spawn(async move { projections::kafka::run(pool, kafka, shutdown).await.context("projector") })
+            tokio::spawn(async move {
+                projections::kafka::run(pool, kafka, shutdown)
+                    .await
+                    .context("projector")
+            })
         }
         None => {
             let commits = store.commit_signal();
             tokio::spawn(async move {
-                projections::follower::run(pool, commits, FollowerConfig::default(), shutdown).await;
+                projections::follower::run(pool, commits, FollowerConfig::default(), shutdown)
+                    .await;
                 Ok(())
             })
         }
     }
 }
 
-fn start_worker(config: &Config, db: &Database, store: &Arc<CommandStore>, shutdown: watch::Receiver<bool>) -> JoinHandle<Result<()>> {
+fn start_worker(
+    config: &Config,
+    db: &Database,
+    store: &Arc<CommandStore>,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<Result<()>> {
     let worker_id = config.worker_id.clone().unwrap_or_else(|| {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "recon".into());
         format!("{}-{}", host.trim(), std::process::id())
     });
     let mut worker_config = worker::WorkerConfig::new(worker_id);
-    worker_config.kafka = config
-        .kafka_brokers
-        .clone()
-        .map(|brokers| (brokers, config.kafka_topic.clone(), config.worker_group.clone()));
+    worker_config.kafka = config.kafka_brokers.clone().map(|brokers| {
+        (
+            brokers,
+            config.kafka_topic.clone(),
+            config.worker_group.clone(),
+        )
+    });
     let (pool, store) = (db.pool.clone(), store.clone());
     tokio::spawn(async move {
         worker::run_worker(pool, store, worker_config, shutdown).await;
@@ -326,7 +421,11 @@ async fn replay(pool: &sqlx::PgPool, command: ReplayCommand) -> Result<ExitCode>
                 }
             }
         }
-        ReplayCommand::State { aggregate_id, version, at } => {
+        ReplayCommand::State {
+            aggregate_id,
+            version,
+            at,
+        } => {
             let as_of = match (version, at) {
                 (Some(v), _) => replay::AsOf::Version(v),
                 (None, Some(at)) => match chrono::DateTime::parse_from_rfc3339(&at) {

@@ -23,7 +23,11 @@ fn recon(data_dir: &Path) -> Command {
 #[actix_web::test]
 async fn embedded_mode_runs_everything_in_one_process_with_a_private_cluster() {
     let data_dir = std::env::temp_dir().join(testkit::unique_name("recon-embedded"));
-    let mut child = recon(&data_dir).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = recon(&data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let base = announced_address(&mut child, Duration::from_secs(120));
     let client = awc::Client::default();
 
@@ -37,9 +41,14 @@ async fn embedded_mode_runs_everything_in_one_process_with_a_private_cluster() {
         .unwrap();
     assert_eq!(created.status().as_u16(), 201);
     let created: Value = created.json().await.unwrap();
-    let (id, position) = (created["id"].as_str().unwrap().to_string(), created["position"].as_i64().unwrap());
+    let (id, position) = (
+        created["id"].as_str().unwrap().to_string(),
+        created["position"].as_i64().unwrap(),
+    );
     let mut listed = client
-        .get(format!("{base}/api/v1/projects?wait_for_position={position}"))
+        .get(format!(
+            "{base}/api/v1/projects?wait_for_position={position}"
+        ))
         .send()
         .await
         .unwrap();
@@ -47,25 +56,51 @@ async fn embedded_mode_runs_everything_in_one_process_with_a_private_cluster() {
     assert_eq!(listed["items"][0]["name"], "Embedded");
 
     // The replay CLI attaches to the running private cluster (and leaves it running).
-    let history = recon(&data_dir).args(["replay", "history", &id]).output().unwrap();
-    assert!(history.status.success(), "{}", String::from_utf8_lossy(&history.stderr));
+    let history = recon(&data_dir)
+        .args(["replay", "history", &id])
+        .output()
+        .unwrap();
+    assert!(
+        history.status.success(),
+        "{}",
+        String::from_utf8_lossy(&history.stderr)
+    );
     assert!(String::from_utf8_lossy(&history.stdout).contains("ProjectCreated v1"));
-    let state = recon(&data_dir).args(["replay", "state", &id, "--version", "1"]).output().unwrap();
+    let state = recon(&data_dir)
+        .args(["replay", "state", &id, "--version", "1"])
+        .output()
+        .unwrap();
     let state: Value = serde_json::from_slice(&state.stdout).unwrap();
     assert_eq!(state["state"]["base_currency"], "CHF");
-    let bad = recon(&data_dir).args(["replay", "state", &id, "--at", "yesterday"]).output().unwrap();
+    let bad = recon(&data_dir)
+        .args(["replay", "state", &id, "--at", "yesterday"])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"));
-    let unknown = recon(&data_dir).args(["replay", "history", "no-such-aggregate"]).output().unwrap();
+    let unknown = recon(&data_dir)
+        .args(["replay", "history", "no-such-aggregate"])
+        .output()
+        .unwrap();
     assert_eq!(unknown.status.code(), Some(2));
     let still_ready = client.get(format!("{base}/ready")).send().await.unwrap();
-    assert_eq!(still_ready.status().as_u16(), 200, "the CLI must not stop the server's cluster");
+    assert_eq!(
+        still_ready.status().as_u16(),
+        200,
+        "the CLI must not stop the server's cluster"
+    );
 
     // Graceful shutdown stops the cluster it started.
-    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(term.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "recon exited with {status}");
-    assert!(!data_dir.join("postgres/postmaster.pid").exists(), "the private cluster is still running");
+    assert!(
+        !data_dir.join("postgres/postmaster.pid").exists(),
+        "the private cluster is still running"
+    );
     let _ = std::fs::remove_dir_all(&data_dir);
 }

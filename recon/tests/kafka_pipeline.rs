@@ -16,7 +16,11 @@ use support::{assert_read_models_match_replay, eventually, write_project_with_jo
 const CATCH_UP: Duration = Duration::from_secs(90);
 
 /// Writes `units` units of work, one every `pause`, in the background.
-fn write_steadily(store: Arc<CommandStore>, units: usize, pause: Duration) -> tokio::task::JoinHandle<()> {
+fn write_steadily(
+    store: Arc<CommandStore>,
+    units: usize,
+    pause: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         for i in 0..units {
             write_project_with_job(&store, i).await;
@@ -43,7 +47,10 @@ async fn a_command_reaches_the_projection_through_kafka_with_key_and_headers() {
         .create()
         .unwrap();
     consumer.subscribe(&[&pipeline.topic]).unwrap();
-    let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv()).await.expect("a message").unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+        .await
+        .expect("a message")
+        .unwrap();
     let event: commands::StoredEvent = serde_json::from_slice(message.payload().unwrap()).unwrap();
     assert_eq!(message.key().unwrap(), event.aggregate_id.as_bytes());
     let headers = message.headers().expect("headers");
@@ -60,10 +67,17 @@ async fn a_command_reaches_the_projection_through_kafka_with_key_and_headers() {
     assert_eq!(header("traceparent").as_deref(), event.meta("traceparent"));
 
     // Something that is not a Recon event lands on the topic: dead-lettered, the projector goes on.
-    let producer: rdkafka::producer::FutureProducer =
-        ClientConfig::new().set("bootstrap.servers", testkit::kafka_brokers()).create().unwrap();
+    let producer: rdkafka::producer::FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", testkit::kafka_brokers())
+        .create()
+        .unwrap();
     producer
-        .send(rdkafka::producer::FutureRecord::to(&pipeline.topic).key("junk").payload("not json"), Duration::from_secs(10))
+        .send(
+            rdkafka::producer::FutureRecord::to(&pipeline.topic)
+                .key("junk")
+                .payload("not json"),
+            Duration::from_secs(10),
+        )
         .await
         .unwrap();
     write_project_with_job(&store, 2).await;
@@ -72,11 +86,17 @@ async fn a_command_reaches_the_projection_through_kafka_with_key_and_headers() {
     let dead_lettered = || {
         let pool = pool.clone();
         async move {
-            let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_dead_letters").fetch_one(&pool).await.unwrap();
+            let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_dead_letters")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
             (dead == 1).then_some(())
         }
     };
-    eventually(CATCH_UP, Duration::from_millis(100), dead_lettered, || "the junk message was not dead-lettered".into()).await;
+    eventually(CATCH_UP, Duration::from_millis(100), dead_lettered, || {
+        "the junk message was not dead-lettered".into()
+    })
+    .await;
     assert_read_models_match_replay(&pipeline.db.pool).await;
 
     relay.kill();
@@ -97,9 +117,18 @@ async fn relay_killed_mid_stream_loses_nothing_and_projections_count_once() {
         let pool = pool.clone();
         async move { (relay::checkpoint(&pool, "default").await.unwrap().position > 0).then_some(()) }
     };
-    eventually(Duration::from_secs(60), Duration::from_millis(50), published, || format!("relay never published:\n{}", pipeline.log("relay"))).await;
+    eventually(
+        Duration::from_secs(60),
+        Duration::from_millis(50),
+        published,
+        || format!("relay never published:\n{}", pipeline.log("relay")),
+    )
+    .await;
     relay.kill();
-    assert!(!writer.is_finished(), "the stream ended before the relay was killed");
+    assert!(
+        !writer.is_finished(),
+        "the stream ended before the relay was killed"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut relay = pipeline.spawn("relay", "relay-restarted");
     writer.await.unwrap();
@@ -121,11 +150,27 @@ async fn projector_killed_mid_batch_counts_each_event_once() {
     let pool = pipeline.db.pool.clone();
     let applied = || {
         let pool = pool.clone();
-        async move { (projections::queries::projection_status(&pool).await.unwrap().events_applied > 0).then_some(()) }
+        async move {
+            (projections::queries::projection_status(&pool)
+                .await
+                .unwrap()
+                .events_applied
+                > 0)
+            .then_some(())
+        }
     };
-    eventually(Duration::from_secs(60), Duration::from_millis(20), applied, || format!("projector never applied:\n{}", pipeline.log("project"))).await;
+    eventually(
+        Duration::from_secs(60),
+        Duration::from_millis(20),
+        applied,
+        || format!("projector never applied:\n{}", pipeline.log("project")),
+    )
+    .await;
     projector.kill();
-    assert!(!writer.is_finished(), "the stream ended before the projector was killed");
+    assert!(
+        !writer.is_finished(),
+        "the stream ended before the projector was killed"
+    );
     let mut projector = pipeline.spawn("project", "project-restarted");
     writer.await.unwrap();
 
@@ -143,17 +188,39 @@ async fn two_projectors_share_the_partitions_and_a_standby_relay_takes_over() {
     let mut projector_a = pipeline.spawn("project", "project");
     let mut projector_b = pipeline.spawn("project", "project-b");
     // Let the first relay become the leader before the standby starts.
-    let leads = || std::future::ready(pipeline.log("relay").contains("relay is the leader").then_some(()));
-    eventually(Duration::from_secs(60), Duration::from_millis(50), leads, || format!("relay never led:\n{}", pipeline.log("relay"))).await;
+    let leads = || {
+        std::future::ready(
+            pipeline
+                .log("relay")
+                .contains("relay is the leader")
+                .then_some(()),
+        )
+    };
+    eventually(
+        Duration::from_secs(60),
+        Duration::from_millis(50),
+        leads,
+        || format!("relay never led:\n{}", pipeline.log("relay")),
+    )
+    .await;
     let mut standby = pipeline.spawn("relay", "relay-standby");
     let writer = write_steadily(store.clone(), 80, Duration::from_millis(25));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(pipeline.log("relay-standby").contains("standing by"), "{}", pipeline.log("relay-standby"));
+    assert!(
+        pipeline.log("relay-standby").contains("standing by"),
+        "{}",
+        pipeline.log("relay-standby")
+    );
     first_relay.kill();
     writer.await.unwrap();
 
     pipeline.wait_caught_up(CATCH_UP).await;
-    assert!(pipeline.log("relay-standby").contains("relay is the leader"), "the standby never took over");
+    assert!(
+        pipeline
+            .log("relay-standby")
+            .contains("relay is the leader"),
+        "the standby never took over"
+    );
     assert_read_models_match_replay(&pipeline.db.pool).await;
     for child in [&mut standby, &mut projector_a, &mut projector_b] {
         child.kill();

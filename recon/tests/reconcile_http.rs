@@ -35,7 +35,13 @@ impl Recon {
             .spawn()
             .unwrap();
         let base = announced_address(&mut child, Duration::from_secs(60));
-        Self { child, base, client: awc::Client::builder().timeout(Duration::from_secs(60)).finish() }
+        Self {
+            child,
+            base,
+            client: awc::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .finish(),
+        }
     }
 
     async fn json(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -51,19 +57,28 @@ impl Recon {
         }
         .unwrap();
         let bytes = res.body().limit(50 << 20).await.unwrap();
-        (res.status().as_u16(), serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            res.status().as_u16(),
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     async fn upload(&self, source: &str, query: &str, body: String) -> (u16, Value) {
         let mut res = self
             .client
-            .post(format!("{}/api/v1/sources/{source}/files?{query}", self.base))
+            .post(format!(
+                "{}/api/v1/sources/{source}/files?{query}",
+                self.base
+            ))
             .insert_header(("content-type", "text/csv"))
             .send_body(body)
             .await
             .unwrap();
         let bytes = res.body().await.unwrap();
-        (res.status().as_u16(), serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            res.status().as_u16(),
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 }
 
@@ -86,13 +101,32 @@ fn files() -> (String, String) {
     for i in 1..=200 {
         let day = 1 + i % 27;
         let cents = i * 137 % 100_000;
-        let amount = format!("{}.{:03},{:02}", 1 + cents / 100 / 1000, cents / 100 % 1000, cents % 100);
+        let amount = format!(
+            "{}.{:03},{:02}",
+            1 + cents / 100 / 1000,
+            cents / 100 % 1000,
+            cents % 100
+        );
         let sign = if i % 4 == 0 { "-" } else { "" };
-        bank.push_str(&format!("B{i};{day:02}.03.2026;{sign}{amount};INV-{i:05}\n"));
+        bank.push_str(&format!(
+            "B{i};{day:02}.03.2026;{sign}{amount};INV-{i:05}\n"
+        ));
         if i <= 190 {
-            let plain = format!("{}{:03}.{:02}", 1 + cents / 100 / 1000, cents / 100 % 1000, cents % 100);
-            let (debit, credit) = if sign == "-" { (plain.as_str(), "") } else { ("", plain.as_str()) };
-            ledger.push_str(&format!("L{i},2026-03-{:02},{debit},{credit},EUR,inv{i:05}\n", day + 1));
+            let plain = format!(
+                "{}{:03}.{:02}",
+                1 + cents / 100 / 1000,
+                cents / 100 % 1000,
+                cents % 100
+            );
+            let (debit, credit) = if sign == "-" {
+                (plain.as_str(), "")
+            } else {
+                ("", plain.as_str())
+            };
+            ledger.push_str(&format!(
+                "L{i},2026-03-{:02},{debit},{credit},EUR,inv{i:05}\n",
+                day + 1
+            ));
         }
     }
     for i in 1..=5 {
@@ -105,21 +139,50 @@ fn files() -> (String, String) {
 async fn upload_two_sources_run_a_job_and_read_its_results() {
     let db = testkit::fresh_database().await;
     let recon = Recon::start(&db.url).await;
-    let (status, project) = recon.json("POST", "/api/v1/projects", Some(json!({"name": "Bank vs ledger", "base_currency": "EUR"}))).await;
+    let (status, project) = recon
+        .json(
+            "POST",
+            "/api/v1/projects",
+            Some(json!({"name": "Bank vs ledger", "base_currency": "EUR"})),
+        )
+        .await;
     assert_eq!(status, 201);
     let project = project["id"].as_str().unwrap().to_string();
     let (bank_csv, ledger_csv) = files();
 
     // Preview first: nothing stored, each row parsed or explained.
-    let sample: String = bank_csv.lines().take(3).map(|l| format!("{l}\n")).collect::<String>() + "B999;31.02.2026;1,00;X\n";
-    let (status, preview) = recon.json("POST", "/api/v1/sources/preview", Some(json!({"settings": bank_settings(), "content": sample}))).await;
+    let sample: String = bank_csv
+        .lines()
+        .take(3)
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        + "B999;31.02.2026;1,00;X\n";
+    let (status, preview) = recon
+        .json(
+            "POST",
+            "/api/v1/sources/preview",
+            Some(json!({"settings": bank_settings(), "content": sample})),
+        )
+        .await;
     assert_eq!(status, 200, "{preview}");
-    assert_eq!(preview["rows"][0]["record"]["record"]["amount"], "1001.37", "{preview}");
-    assert_eq!(preview["rows"][2]["errors"][0]["column"], "Datum", "{preview}");
+    assert_eq!(
+        preview["rows"][0]["record"]["record"]["amount"], "1001.37",
+        "{preview}"
+    );
+    assert_eq!(
+        preview["rows"][2]["errors"][0]["column"], "Datum",
+        "{preview}"
+    );
 
     let mut sources = Vec::new();
     for (name, settings) in [("bank", bank_settings()), ("ledger", ledger_settings())] {
-        let (status, created) = recon.json("POST", &format!("/api/v1/projects/{project}/sources"), Some(json!({"name": name, "settings": settings}))).await;
+        let (status, created) = recon
+            .json(
+                "POST",
+                &format!("/api/v1/projects/{project}/sources"),
+                Some(json!({"name": name, "settings": settings})),
+            )
+            .await;
         assert_eq!(status, 201, "{created}");
         sources.push(created["id"].as_str().unwrap().to_string());
     }
@@ -127,23 +190,54 @@ async fn upload_two_sources_run_a_job_and_read_its_results() {
         .json("POST", &format!("/api/v1/projects/{project}/sources"), Some(json!({"name": "x", "settings": {"format": "csv", "mapping": {"booking_date": "d"}}})))
         .await;
     assert_eq!(status, 422);
-    assert!(bad_settings["errors"].as_array().unwrap().iter().any(|e| e["path"] == "settings.mapping.amount"), "{bad_settings}");
+    assert!(
+        bad_settings["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["path"] == "settings.mapping.amount"),
+        "{bad_settings}"
+    );
 
-    let (status, imported) = recon.upload(&sources[0], "file_name=bank.csv", bank_csv.clone()).await;
+    let (status, imported) = recon
+        .upload(&sources[0], "file_name=bank.csv", bank_csv.clone())
+        .await;
     assert_eq!(status, 201, "{imported}");
     assert_eq!(imported["import"]["records_added"], 200);
     assert_eq!(imported["sha256"].as_str().unwrap().len(), 64);
-    let (status, again) = recon.upload(&sources[0], "file_name=bank-again.csv", bank_csv.clone()).await;
+    let (status, again) = recon
+        .upload(&sources[0], "file_name=bank-again.csv", bank_csv.clone())
+        .await;
     assert_eq!(status, 201);
-    assert_eq!((again["import"]["records_added"].as_i64(), again["already_imported"].as_bool()), (Some(0), Some(true)));
+    assert_eq!(
+        (
+            again["import"]["records_added"].as_i64(),
+            again["already_imported"].as_bool()
+        ),
+        (Some(0), Some(true))
+    );
 
     let bad_ledger = format!("{ledger_csv}BAD1,2026-13-01,,1.00,EUR,R\n");
-    let (status, rejected) = recon.upload(&sources[1], "file_name=ledger.csv", bad_ledger.clone()).await;
+    let (status, rejected) = recon
+        .upload(&sources[1], "file_name=ledger.csv", bad_ledger.clone())
+        .await;
     assert_eq!(status, 422, "{rejected}");
     assert_eq!(rejected["errors"][0]["path"], "rows[197].date");
-    let (status, skipped) = recon.upload(&sources[1], "file_name=ledger.csv&on_error=skip", bad_ledger).await;
+    let (status, skipped) = recon
+        .upload(
+            &sources[1],
+            "file_name=ledger.csv&on_error=skip",
+            bad_ledger,
+        )
+        .await;
     assert_eq!(status, 201, "{skipped}");
-    assert_eq!((skipped["import"]["records_added"].as_i64(), skipped["import"]["rows_skipped"].as_i64()), (Some(195), Some(1)));
+    assert_eq!(
+        (
+            skipped["import"]["records_added"].as_i64(),
+            skipped["import"]["rows_skipped"].as_i64()
+        ),
+        (Some(195), Some(1))
+    );
 
     let rule_set = json!({"version": 1, "passes": [{"name": "invoice", "cardinality": "one_to_one", "reference": {"extract": "(\\d+)"},
         "amount_tolerance": {"absolute": "0.01"}, "date_window": {"field": "booking_date", "days": 3}}]});
@@ -151,54 +245,146 @@ async fn upload_two_sources_run_a_job_and_read_its_results() {
         .json("POST", &format!("/api/v1/projects/{project}/jobs"), Some(json!({"name": "march", "left_source_id": sources[0], "right_source_id": sources[1], "rule_set": rule_set})))
         .await;
     assert_eq!(status, 201, "{job}");
-    let (job, position) = (job["id"].as_str().unwrap().to_string(), job["position"].as_i64().unwrap());
-    let (status, _) = recon.json("GET", &format!("/api/v1/jobs/{job}?wait_for_position={position}"), None).await;
+    let (job, position) = (
+        job["id"].as_str().unwrap().to_string(),
+        job["position"].as_i64().unwrap(),
+    );
+    let (status, _) = recon
+        .json(
+            "GET",
+            &format!("/api/v1/jobs/{job}?wait_for_position={position}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = recon.json("GET", &format!("/api/v1/jobs/{job}/results"), None).await;
+    let (status, _) = recon
+        .json("GET", &format!("/api/v1/jobs/{job}/results"), None)
+        .await;
     assert_eq!(status, 409, "no results before a run");
-    let (status, _) = recon.json("POST", &format!("/api/v1/jobs/{job}/start"), None).await;
+    let (status, _) = recon
+        .json("POST", &format!("/api/v1/jobs/{job}/start"), None)
+        .await;
     assert_eq!(status, 200);
 
     let started = Instant::now();
     let view = loop {
-        let (_, view) = recon.json("GET", &format!("/api/v1/jobs/{job}"), None).await;
+        let (_, view) = recon
+            .json("GET", &format!("/api/v1/jobs/{job}"), None)
+            .await;
         if view["status"] == "completed" || view["status"] == "failed" {
             break view;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "job did not finish: {view}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "job did not finish: {view}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(view["status"], "completed", "{view}");
-    assert_eq!(view["counts"], json!({"matched": 190, "unmatched_left": 10, "unmatched_right": 5, "suggestions": 0}));
+    assert_eq!(
+        view["counts"],
+        json!({"matched": 190, "unmatched_left": 10, "unmatched_right": 5, "suggestions": 0})
+    );
     let values = &view["outcome"]["values"][0];
     assert_eq!(values["currency"], "EUR");
-    assert_eq!(view["outcome"]["manifest"]["left_files"].as_array().unwrap().len(), 2, "both bank uploads are in the manifest");
+    assert_eq!(
+        view["outcome"]["manifest"]["left_files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "both bank uploads are in the manifest"
+    );
 
-    let (_, first) = recon.json("GET", &format!("/api/v1/jobs/{job}/results/matches?limit=100"), None).await;
+    let (_, first) = recon
+        .json(
+            "GET",
+            &format!("/api/v1/jobs/{job}/results/matches?limit=100"),
+            None,
+        )
+        .await;
     assert_eq!(first["items"].as_array().unwrap().len(), 100);
     let cursor = first["next_cursor"].as_i64().unwrap();
-    let (_, second) = recon.json("GET", &format!("/api/v1/jobs/{job}/results/matches?limit=100&cursor={cursor}"), None).await;
-    assert_eq!((second["items"].as_array().unwrap().len(), second["next_cursor"].is_null()), (90, true));
+    let (_, second) = recon
+        .json(
+            "GET",
+            &format!("/api/v1/jobs/{job}/results/matches?limit=100&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            second["items"].as_array().unwrap().len(),
+            second["next_cursor"].is_null()
+        ),
+        (90, true)
+    );
     let m = &first["items"][0];
     assert_eq!(m["day_difference"].as_i64().unwrap().abs(), 1);
     assert_eq!(m["amount_difference"], "0.00");
-    let (_, unmatched) = recon.json("GET", &format!("/api/v1/jobs/{job}/results/unmatched?side=right"), None).await;
+    let (_, unmatched) = recon
+        .json(
+            "GET",
+            &format!("/api/v1/jobs/{job}/results/unmatched?side=right"),
+            None,
+        )
+        .await;
     assert_eq!(unmatched["items"].as_array().unwrap().len(), 5);
-    let (status, _) = recon.json("GET", &format!("/api/v1/jobs/{job}/results/unmatched"), None).await;
+    let (status, _) = recon
+        .json(
+            "GET",
+            &format!("/api/v1/jobs/{job}/results/unmatched"),
+            None,
+        )
+        .await;
     assert_eq!(status, 422, "side is required");
 
-    let mut export = recon.client.get(format!("{}/api/v1/jobs/{job}/results/matches/export?format=csv", recon.base)).send().await.unwrap();
+    let mut export = recon
+        .client
+        .get(format!(
+            "{}/api/v1/jobs/{job}/results/matches/export?format=csv",
+            recon.base
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(export.status().as_u16(), 200);
     let body = export.body().limit(10 << 20).await.unwrap();
     let text = String::from_utf8(body.to_vec()).unwrap();
     assert!(text.starts_with("seq,pass_index,pass_name,score"));
     assert_eq!(text.lines().count(), 191);
-    let mut ndjson = recon.client.get(format!("{}/api/v1/jobs/{job}/results/unmatched/export?format=ndjson&side=left", recon.base)).send().await.unwrap();
+    let mut ndjson = recon
+        .client
+        .get(format!(
+            "{}/api/v1/jobs/{job}/results/unmatched/export?format=ndjson&side=left",
+            recon.base
+        ))
+        .send()
+        .await
+        .unwrap();
     let body = ndjson.body().await.unwrap();
     assert_eq!(String::from_utf8_lossy(&body).lines().count(), 10);
 
     // The source's history records every import with its file's hash.
-    let (_, history) = recon.json("GET", &format!("/api/v1/sources/{}/events", sources[0]), None).await;
-    let types: Vec<&str> = history["events"].as_array().unwrap().iter().map(|e| e["event_type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["DataSourceCreated", "SourceFileImported", "SourceFileImported"]);
+    let (_, history) = recon
+        .json(
+            "GET",
+            &format!("/api/v1/sources/{}/events", sources[0]),
+            None,
+        )
+        .await;
+    let types: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "DataSourceCreated",
+            "SourceFileImported",
+            "SourceFileImported"
+        ]
+    );
 }

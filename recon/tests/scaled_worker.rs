@@ -23,13 +23,31 @@ async fn a_killed_workers_job_is_taken_over_and_completed_once() {
     let store = CommandStore::new(pool.clone());
     let project = Uuid::new_v4();
     store
-        .project(project, ProjectCommand::Create { project_id: project, name: Name::parse("P").unwrap(), description: Description::default(), base_currency: Currency::parse("EUR").unwrap() }, &meta())
+        .project(
+            project,
+            ProjectCommand::Create {
+                project_id: project,
+                name: Name::parse("P").unwrap(),
+                description: Description::default(),
+                base_currency: Currency::parse("EUR").unwrap(),
+            },
+            &meta(),
+        )
         .await
         .unwrap();
     let (left, right) = (Uuid::new_v4(), Uuid::new_v4());
     for (id, prefix) in [(left, "L"), (right, "R")] {
         store
-            .data_source(id, DataSourceCommand::Create { source_id: id, project_id: project, name: Name::parse(prefix).unwrap(), settings: json!({"format": "mt940"}) }, &meta())
+            .data_source(
+                id,
+                DataSourceCommand::Create {
+                    source_id: id,
+                    project_id: project,
+                    name: Name::parse(prefix).unwrap(),
+                    settings: json!({"format": "mt940"}),
+                },
+                &meta(),
+            )
             .await
             .unwrap();
         sqlx::query(
@@ -53,31 +71,68 @@ async fn a_killed_workers_job_is_taken_over_and_completed_once() {
             rows_skipped: 0,
             errors_total: 0,
         };
-        store.data_source(id, DataSourceCommand::RecordImport { file }, &meta()).await.unwrap();
+        store
+            .data_source(id, DataSourceCommand::RecordImport { file }, &meta())
+            .await
+            .unwrap();
     }
     let rules = json!({"version": 1, "passes": [{"name": "ref", "cardinality": "one_to_one", "reference": {}, "amount_tolerance": {"absolute": "0.01"}}]});
     let job = Uuid::new_v4();
-    store.create_job(project, job, JobDefinition::parse("big", left, right, rules).unwrap(), &meta()).await.unwrap();
+    store
+        .create_job(
+            project,
+            job,
+            JobDefinition::parse("big", left, right, rules).unwrap(),
+            &meta(),
+        )
+        .await
+        .unwrap();
 
     let mut relay = pipeline.spawn("relay", "relay");
     let mut projector = pipeline.spawn("project", "project");
     let mut worker_a = pipeline.spawn("worker", "worker-a");
     let mut worker_b = pipeline.spawn("worker", "worker-b");
-    store.job(job, JobCommand::Start { expected_version: None }, &meta()).await.unwrap();
+    store
+        .job(
+            job,
+            JobCommand::Start {
+                expected_version: None,
+            },
+            &meta(),
+        )
+        .await
+        .unwrap();
 
     // Whoever claims the run dies mid-run.
     let started = Instant::now();
     let claimed = || {
         let pool = pool.clone();
         async move {
-            sqlx::query_scalar::<_, String>("SELECT worker_id FROM job_leases WHERE job_id = $1").bind(job).fetch_optional(&pool).await.unwrap()
+            sqlx::query_scalar::<_, String>("SELECT worker_id FROM job_leases WHERE job_id = $1")
+                .bind(job)
+                .fetch_optional(&pool)
+                .await
+                .unwrap()
         }
     };
-    let holder: String =
-        eventually(Duration::from_secs(90), Duration::from_millis(20), claimed, || format!("no worker claimed the run:\n{}", pipeline.log("worker-a"))).await;
+    let holder: String = eventually(
+        Duration::from_secs(90),
+        Duration::from_millis(20),
+        claimed,
+        || format!("no worker claimed the run:\n{}", pipeline.log("worker-a")),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(store.load_job(job).await.unwrap().status, JobStatus::Running, "the run finished before the kill");
-    let (victim, survivor) = if holder == "worker-a" { (&mut worker_a, "worker-b") } else { (&mut worker_b, "worker-a") };
+    assert_eq!(
+        store.load_job(job).await.unwrap().status,
+        JobStatus::Running,
+        "the run finished before the kill"
+    );
+    let (victim, survivor) = if holder == "worker-a" {
+        (&mut worker_a, "worker-b")
+    } else {
+        (&mut worker_b, "worker-a")
+    };
     victim.kill();
 
     let finished = loop {
@@ -85,16 +140,37 @@ async fn a_killed_workers_job_is_taken_over_and_completed_once() {
         if state.status != JobStatus::Running {
             break state;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "the run was not taken over:\n{}", pipeline.log(survivor));
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run was not taken over:\n{}",
+            pipeline.log(survivor)
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!(finished.status, JobStatus::Completed, "{:?}", finished.failure_reason);
+    assert_eq!(
+        finished.status,
+        JobStatus::Completed,
+        "{:?}",
+        finished.failure_reason
+    );
     assert_eq!(finished.counts.unwrap().matched, 400_000);
-    let history = commands::reading::aggregate_history(&pool, &job.to_string()).await.unwrap();
-    let completions: Vec<_> = history.iter().filter(|e| e.event_type == "JobCompleted").collect();
+    let history = commands::reading::aggregate_history(&pool, &job.to_string())
+        .await
+        .unwrap();
+    let completions: Vec<_> = history
+        .iter()
+        .filter(|e| e.event_type == "JobCompleted")
+        .collect();
     assert_eq!(completions.len(), 1);
-    assert_eq!(completions[0].meta("actor"), Some(format!("worker:{survivor}").as_str()));
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM result_matches WHERE job_id = $1").bind(job).fetch_one(&pool).await.unwrap();
+    assert_eq!(
+        completions[0].meta("actor"),
+        Some(format!("worker:{survivor}").as_str())
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM result_matches WHERE job_id = $1")
+        .bind(job)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(stored, 400_000, "results are stored once");
     for child in [&mut relay, &mut projector, &mut worker_a, &mut worker_b] {
         child.kill();

@@ -66,7 +66,9 @@ impl Pipeline {
     pub async fn wait_caught_up(&self, timeout: Duration) {
         let started = Instant::now();
         loop {
-            let status = projections::queries::projection_status(&self.db.pool).await.unwrap();
+            let status = projections::queries::projection_status(&self.db.pool)
+                .await
+                .unwrap();
             if status.lag == 0 && status.events_in_store > 0 {
                 return;
             }
@@ -111,12 +113,18 @@ pub fn announced_address(child: &mut Child, timeout: Duration) -> String {
             }
         }
     });
-    rx.recv_timeout(timeout).expect("recon announced its address")
+    rx.recv_timeout(timeout)
+        .expect("recon announced its address")
 }
 
 /// Polls `check` every `every` until it yields a value, which it returns; fails the test with
 /// `failure()` once `timeout` has passed.
-pub async fn eventually<T, Fut>(timeout: Duration, every: Duration, mut check: impl FnMut() -> Fut, failure: impl Fn() -> String) -> T
+pub async fn eventually<T, Fut>(
+    timeout: Duration,
+    every: Duration,
+    mut check: impl FnMut() -> Fut,
+    failure: impl Fn() -> String,
+) -> T
 where
     Fut: std::future::Future<Output = Option<T>>,
 {
@@ -152,12 +160,37 @@ pub async fn write_project_with_job(store: &CommandStore, i: usize) {
         .await
         .unwrap();
     let job = Uuid::now_v7();
-    let definition = JobDefinition::parse("job", Uuid::from_u128(1), Uuid::from_u128(2), serde_json::json!({})).unwrap();
-    store.create_job(project, job, definition, &meta()).await.unwrap();
-    store.job(job, JobCommand::Start { expected_version: None }, &meta()).await.unwrap();
+    let definition = JobDefinition::parse(
+        "job",
+        Uuid::from_u128(1),
+        Uuid::from_u128(2),
+        serde_json::json!({}),
+    )
+    .unwrap();
+    store
+        .create_job(project, job, definition, &meta())
+        .await
+        .unwrap();
+    store
+        .job(
+            job,
+            JobCommand::Start {
+                expected_version: None,
+            },
+            &meta(),
+        )
+        .await
+        .unwrap();
     if i.is_multiple_of(3) {
         store
-            .job(job, JobCommand::Cancel { expected_version: None, reason: None }, &meta())
+            .job(
+                job,
+                JobCommand::Cancel {
+                    expected_version: None,
+                    reason: None,
+                },
+                &meta(),
+            )
             .await
             .unwrap();
     }
@@ -170,7 +203,10 @@ pub async fn assert_read_models_match_replay(pool: &PgPool) {
     assert_eq!(status.events_applied, status.events_in_store, "{status:?}");
 
     let aggregates: Vec<(String, String)> =
-        sqlx::query_as("SELECT DISTINCT aggregate_type, aggregate_id FROM events").fetch_all(pool).await.unwrap();
+        sqlx::query_as("SELECT DISTINCT aggregate_type, aggregate_id FROM events")
+            .fetch_all(pool)
+            .await
+            .unwrap();
     let mut projects = 0i64;
     let mut jobs_by_status: BTreeMap<String, i64> = BTreeMap::new();
     for (aggregate_type, id) in &aggregates {
@@ -179,21 +215,33 @@ pub async fn assert_read_models_match_replay(pool: &PgPool) {
         match aggregate_type.as_str() {
             "project" => {
                 projects += 1;
-                let view = projections::queries::get_project(pool, uuid).await.unwrap().expect("project in read model");
+                let view = projections::queries::get_project(pool, uuid)
+                    .await
+                    .unwrap()
+                    .expect("project in read model");
                 assert_eq!(view.version as u64, replayed.version);
                 assert_eq!(view.status, replayed.state["status"].as_str().unwrap());
             }
             "job" => {
                 let status = replayed.state["status"].as_str().unwrap().to_string();
-                let view = projections::queries::get_job(pool, uuid).await.unwrap().expect("job in read model");
+                let view = projections::queries::get_job(pool, uuid)
+                    .await
+                    .unwrap()
+                    .expect("job in read model");
                 assert_eq!(view.version as u64, replayed.version);
                 assert_eq!(view.status, status);
                 *jobs_by_status.entry(status).or_default() += 1;
             }
             "data_source" => {
-                let view = projections::queries::get_source(pool, uuid).await.unwrap().expect("source in read model");
+                let view = projections::queries::get_source(pool, uuid)
+                    .await
+                    .unwrap()
+                    .expect("source in read model");
                 assert_eq!(view.version as u64, replayed.version);
-                assert_eq!(view.records as u64, replayed.state["records"].as_u64().unwrap());
+                assert_eq!(
+                    view.records as u64,
+                    replayed.state["records"].as_u64().unwrap()
+                );
             }
             other => panic!("unexpected aggregate type {other}"),
         }
@@ -202,6 +250,10 @@ pub async fn assert_read_models_match_replay(pool: &PgPool) {
     assert_eq!(dashboard.projects.total, projects);
     assert_eq!(dashboard.jobs.total, jobs_by_status.values().sum::<i64>());
     for (status, count) in &dashboard.jobs.by_status {
-        assert_eq!(*count, jobs_by_status.get(status).copied().unwrap_or(0), "jobs {status}");
+        assert_eq!(
+            *count,
+            jobs_by_status.get(status).copied().unwrap_or(0),
+            "jobs {status}"
+        );
     }
 }

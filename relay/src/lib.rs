@@ -42,11 +42,21 @@ pub enum RelayError {
 }
 
 /// Creates the topic if it does not exist.
-pub async fn ensure_topic(brokers: &str, topic: &str, partitions: i32, replication: i32) -> Result<(), RelayError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+pub async fn ensure_topic(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    replication: i32,
+) -> Result<(), RelayError> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
     let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
     let results = admin
-        .create_topics([&new_topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))))
+        .create_topics(
+            [&new_topic],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
         .await?;
     for result in results {
         match result {
@@ -74,19 +84,29 @@ fn producer(brokers: &str) -> Result<FutureProducer, RelayError> {
 }
 
 pub async fn checkpoint(pool: &PgPool, name: &str) -> Result<StoreCheckpoint, sqlx::Error> {
-    let row: Option<(i64, i64)> =
-        sqlx::query_as("SELECT transaction_id::text::bigint, position FROM relay_checkpoints WHERE relay = $1")
-            .bind(name)
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.map_or(StoreCheckpoint::START, |(transaction_id, position)| StoreCheckpoint {
-        transaction_id,
-        position,
-    }))
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT transaction_id::text::bigint, position FROM relay_checkpoints WHERE relay = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    Ok(
+        row.map_or(StoreCheckpoint::START, |(transaction_id, position)| {
+            StoreCheckpoint {
+                transaction_id,
+                position,
+            }
+        }),
+    )
 }
 
 /// Moves the checkpoint forward only: a deposed leader finishing a late batch cannot move it back.
-async fn save_checkpoint(pool: &PgPool, name: &str, at: StoreCheckpoint, published: i64) -> Result<(), sqlx::Error> {
+async fn save_checkpoint(
+    pool: &PgPool,
+    name: &str,
+    at: StoreCheckpoint,
+    published: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO relay_checkpoints (relay, transaction_id, position, published_events)
          VALUES ($1, $2::bigint::text::xid8, $3, $4)
@@ -116,10 +136,12 @@ async fn acquire_leadership(
             return Ok(None);
         }
         let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('recon-relay'), hashtext($1))")
-            .bind(name)
-            .fetch_one(&mut conn)
-            .await?;
+        let got: bool = sqlx::query_scalar(
+            "SELECT pg_try_advisory_lock(hashtext('recon-relay'), hashtext($1))",
+        )
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await?;
         if got {
             tracing::info!(relay = name, "relay is the leader");
             return Ok(Some(conn));
@@ -139,18 +161,37 @@ async fn acquire_leadership(
 fn headers(event: &StoredEvent) -> OwnedHeaders {
     let event_id = event.event_id.to_string();
     let mut headers = OwnedHeaders::new()
-        .insert(Header { key: "event_id", value: Some(event_id.as_bytes()) })
-        .insert(Header { key: "event_type", value: Some(event.event_type.as_bytes()) })
-        .insert(Header { key: "event_version", value: Some(event.event_version.as_bytes()) })
-        .insert(Header { key: "aggregate_type", value: Some(event.aggregate_type.as_bytes()) });
+        .insert(Header {
+            key: "event_id",
+            value: Some(event_id.as_bytes()),
+        })
+        .insert(Header {
+            key: "event_type",
+            value: Some(event.event_type.as_bytes()),
+        })
+        .insert(Header {
+            key: "event_version",
+            value: Some(event.event_version.as_bytes()),
+        })
+        .insert(Header {
+            key: "aggregate_type",
+            value: Some(event.aggregate_type.as_bytes()),
+        });
     if let Some(traceparent) = event.meta("traceparent") {
-        headers = headers.insert(Header { key: "traceparent", value: Some(traceparent.as_bytes()) });
+        headers = headers.insert(Header {
+            key: "traceparent",
+            value: Some(traceparent.as_bytes()),
+        });
     }
     headers
 }
 
 /// Publishes `batch` and waits for every acknowledgement. Any failure fails the whole batch.
-async fn publish(producer: &FutureProducer, topic: &str, batch: &[StoredEvent]) -> Result<(), RelayError> {
+async fn publish(
+    producer: &FutureProducer,
+    topic: &str,
+    batch: &[StoredEvent],
+) -> Result<(), RelayError> {
     let bodies = batch
         .iter()
         .map(|event| {
@@ -177,7 +218,11 @@ async fn publish(producer: &FutureProducer, topic: &str, batch: &[StoredEvent]) 
 /// Runs the relay until `shutdown` turns true: stand by, lead, publish, checkpoint. Kafka or
 /// database outages are waited out (retried every 2 s), never fatal: commands keep being
 /// accepted meanwhile and the relay catches up from its checkpoint.
-pub async fn run(pool: PgPool, config: RelayConfig, mut shutdown: watch::Receiver<bool>) -> Result<(), RelayError> {
+pub async fn run(
+    pool: PgPool,
+    config: RelayConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), RelayError> {
     loop {
         match lead(&pool, &config, &mut shutdown).await {
             Ok(()) => return Ok(()),
@@ -195,9 +240,19 @@ pub async fn run(pool: PgPool, config: RelayConfig, mut shutdown: watch::Receive
     }
 }
 
-async fn lead(pool: &PgPool, config: &RelayConfig, shutdown: &mut watch::Receiver<bool>) -> Result<(), RelayError> {
+async fn lead(
+    pool: &PgPool,
+    config: &RelayConfig,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), RelayError> {
     let pool = pool.clone();
-    ensure_topic(&config.brokers, &config.topic, config.partitions, config.replication).await?;
+    ensure_topic(
+        &config.brokers,
+        &config.topic,
+        config.partitions,
+        config.replication,
+    )
+    .await?;
     let producer = producer(&config.brokers)?;
     let mut waiter = CommitWaiter::new(&pool).await;
     'lead: loop {

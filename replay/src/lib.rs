@@ -30,9 +30,17 @@ pub enum ReplayError {
     #[error("no events for aggregate {0}")]
     NotFound(String),
     #[error("aggregate {id} has {latest} event(s); version {requested} does not exist")]
-    NoSuchVersion { id: String, requested: u64, latest: u64 },
+    NoSuchVersion {
+        id: String,
+        requested: u64,
+        latest: u64,
+    },
     #[error("aggregate {id} did not exist at {at}: its first event was recorded at {first}")]
-    BeforeCreation { id: String, at: DateTime<Utc>, first: DateTime<Utc> },
+    BeforeCreation {
+        id: String,
+        at: DateTime<Utc>,
+        first: DateTime<Utc>,
+    },
     #[error("aggregate type `{0}` is not known to this build")]
     UnknownType(String),
     #[error("event {sequence} cannot be decoded: {reason}")]
@@ -60,7 +68,11 @@ pub async fn history(pool: &PgPool, aggregate_id: &str) -> Result<Vec<StoredEven
 }
 
 /// The events that make up the aggregate as of `as_of`.
-pub fn select(aggregate_id: &str, events: &[StoredEvent], as_of: AsOf) -> Result<usize, ReplayError> {
+pub fn select(
+    aggregate_id: &str,
+    events: &[StoredEvent],
+    as_of: AsOf,
+) -> Result<usize, ReplayError> {
     let latest = events.len() as u64;
     match as_of {
         AsOf::Latest => Ok(events.len()),
@@ -88,9 +100,11 @@ fn fold<A: Aggregate>(events: &[StoredEvent]) -> Result<Value, ReplayError> {
     let upcasters = upcasters();
     let mut aggregate = A::default();
     for event in events {
-        let decoded = decode::<A>(&upcasters, event.to_serialized()).map_err(|e| ReplayError::Undecodable {
-            sequence: event.sequence,
-            reason: e.to_string(),
+        let decoded = decode::<A>(&upcasters, event.to_serialized()).map_err(|e| {
+            ReplayError::Undecodable {
+                sequence: event.sequence,
+                reason: e.to_string(),
+            }
         })?;
         aggregate.apply(decoded);
     }
@@ -101,13 +115,21 @@ fn fold<A: Aggregate>(events: &[StoredEvent]) -> Result<Value, ReplayError> {
 }
 
 /// The aggregate's state as of `as_of`.
-pub async fn state(pool: &PgPool, aggregate_id: &str, as_of: AsOf) -> Result<ReplayedState, ReplayError> {
+pub async fn state(
+    pool: &PgPool,
+    aggregate_id: &str,
+    as_of: AsOf,
+) -> Result<ReplayedState, ReplayError> {
     let events = history(pool, aggregate_id).await?;
     state_from(aggregate_id, &events, as_of)
 }
 
 /// [`state`] over events already loaded.
-pub fn state_from(aggregate_id: &str, events: &[StoredEvent], as_of: AsOf) -> Result<ReplayedState, ReplayError> {
+pub fn state_from(
+    aggregate_id: &str,
+    events: &[StoredEvent],
+    as_of: AsOf,
+) -> Result<ReplayedState, ReplayError> {
     let n = select(aggregate_id, events, as_of)?;
     let events = &events[..n];
     let last = &events[n - 1];
@@ -173,8 +195,18 @@ mod tests {
 
     fn events() -> Vec<StoredEvent> {
         vec![
-            event(1, 0, json!({"ProjectCreated": {"project_id": Uuid::from_u128(1), "name": "First", "description": "", "base_currency": "EUR"}}), "ProjectCreated"),
-            event(2, 5, json!({"ProjectUpdated": {"name": "Second", "description": "d"}}), "ProjectUpdated"),
+            event(
+                1,
+                0,
+                json!({"ProjectCreated": {"project_id": Uuid::from_u128(1), "name": "First", "description": "", "base_currency": "EUR"}}),
+                "ProjectCreated",
+            ),
+            event(
+                2,
+                5,
+                json!({"ProjectUpdated": {"name": "Second", "description": "d"}}),
+                "ProjectUpdated",
+            ),
             event(3, 10, json!({"ProjectArchived": {}}), "ProjectArchived"),
         ]
     }
@@ -195,18 +227,30 @@ mod tests {
         let s = state_from("p", &events(), AsOf::Time(at)).unwrap();
         assert_eq!((s.version, s.state["name"].as_str()), (2, Some("Second")));
         let before = Utc.with_ymd_and_hms(2026, 1, 1, 11, 0, 0).unwrap();
-        assert!(matches!(state_from("p", &events(), AsOf::Time(before)), Err(ReplayError::BeforeCreation { .. })));
+        assert!(matches!(
+            state_from("p", &events(), AsOf::Time(before)),
+            Err(ReplayError::BeforeCreation { .. })
+        ));
     }
 
     #[test]
     fn versions_outside_the_history_are_errors() {
-        assert!(matches!(state_from("p", &events(), AsOf::Version(4)), Err(ReplayError::NoSuchVersion { latest: 3, .. })));
-        assert!(matches!(state_from("p", &events(), AsOf::Version(0)), Err(ReplayError::NoSuchVersion { .. })));
+        assert!(matches!(
+            state_from("p", &events(), AsOf::Version(4)),
+            Err(ReplayError::NoSuchVersion { latest: 3, .. })
+        ));
+        assert!(matches!(
+            state_from("p", &events(), AsOf::Version(0)),
+            Err(ReplayError::NoSuchVersion { .. })
+        ));
     }
 
     #[test]
     fn describe_shows_metadata() {
         let line = describe(&events()[0]);
-        assert!(line.contains("actor=alice") && line.contains("ProjectCreated v1"), "{line}");
+        assert!(
+            line.contains("actor=alice") && line.contains("ProjectCreated v1"),
+            "{line}"
+        );
     }
 }

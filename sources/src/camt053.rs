@@ -89,11 +89,19 @@ fn read<R: BufRead>(
     let mut seen_root = false;
 
     let xml_error = |reader: &Reader<R>, e: &dyn std::fmt::Display| {
-        ImportError::format(FORMAT, format!("not well-formed XML near byte {}: {e}", reader.buffer_position()))
+        ImportError::format(
+            FORMAT,
+            format!(
+                "not well-formed XML near byte {}: {e}",
+                reader.buffer_position()
+            ),
+        )
     };
 
     loop {
-        let event = reader.read_event_into(&mut buf).map_err(|e| xml_error(&reader, &e))?;
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| xml_error(&reader, &e))?;
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_empty = matches!(event, Event::Empty(_));
@@ -107,16 +115,22 @@ fn read<R: BufRead>(
                         ));
                     }
                 }
-                if !entry.is_empty() || (name == "Ntry" && path.last().is_some_and(|p| p == "Stmt")) {
+                if !entry.is_empty() || (name == "Ntry" && path.last().is_some_and(|p| p == "Stmt"))
+                {
                     let ccy = if name == "Amt" {
-                        e.try_get_attribute("Ccy")
-                            .ok()
-                            .flatten()
-                            .and_then(|a| a.normalized_value(XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
+                        e.try_get_attribute("Ccy").ok().flatten().and_then(|a| {
+                            a.normalized_value(XmlVersion::Implicit1_0)
+                                .ok()
+                                .map(|v| v.into_owned())
+                        })
                     } else {
                         None
                     };
-                    entry.push(Node { name, ccy, ..Node::default() });
+                    entry.push(Node {
+                        name,
+                        ccy,
+                        ..Node::default()
+                    });
                     if is_empty {
                         close_node(&mut entry, &mut statement, &mut entry_no, &mut each);
                     }
@@ -130,7 +144,11 @@ fn read<R: BufRead>(
                 }
                 if name == "Stmt" && path.last().is_some_and(|p| p == "BkToCstmrStmt") {
                     statements += 1;
-                    statement = Some(Statement { id: None, account_currency: None, entries: 0 });
+                    statement = Some(Statement {
+                        id: None,
+                        account_currency: None,
+                        entries: 0,
+                    });
                 }
                 text.clear();
                 if !is_empty {
@@ -145,7 +163,11 @@ fn read<R: BufRead>(
                 let closed = path.pop();
                 if let (Some(st), Some(closed)) = (statement.as_mut(), closed.as_deref()) {
                     let parent = path.last().map(String::as_str);
-                    let grand = path.len().checked_sub(2).and_then(|i| path.get(i)).map(String::as_str);
+                    let grand = path
+                        .len()
+                        .checked_sub(2)
+                        .and_then(|i| path.get(i))
+                        .map(String::as_str);
                     if closed == "Id" && parent == Some("Stmt") {
                         st.id = non_empty(&text);
                     } else if closed == "Ccy" && parent == Some("Acct") && grand == Some("Stmt") {
@@ -180,7 +202,10 @@ fn read<R: BufRead>(
                         other => {
                             return Err(ImportError::format(
                                 FORMAT,
-                                format!("unknown XML entity &{other}; near byte {}", reader.buffer_position()),
+                                format!(
+                                    "unknown XML entity &{other}; near byte {}",
+                                    reader.buffer_position()
+                                ),
                             ))
                         }
                     },
@@ -196,13 +221,19 @@ fn read<R: BufRead>(
         buf.clear();
     }
     if !path.is_empty() || !entry.is_empty() {
-        return Err(ImportError::format(FORMAT, "the file ends inside an element: it is truncated"));
+        return Err(ImportError::format(
+            FORMAT,
+            "the file ends inside an element: it is truncated",
+        ));
     }
     if !seen_root {
         return Err(ImportError::format(FORMAT, "the file holds no XML element"));
     }
     if statements == 0 {
-        return Err(ImportError::format(FORMAT, "the document holds no statement (<Stmt>)"));
+        return Err(ImportError::format(
+            FORMAT,
+            "the document holds no statement (<Stmt>)",
+        ));
     }
     Ok(())
 }
@@ -230,7 +261,9 @@ fn close_node(
 fn date_of(node: Option<&Node>) -> Option<Result<NaiveDate, String>> {
     let node = node?;
     let raw = node.text_at(&["Dt"]).or_else(|| node.text_at(&["DtTm"]))?;
-    let date = raw.get(..10).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let date = raw
+        .get(..10)
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
     Some(date.ok_or_else(|| format!("\"{raw}\" is not an ISO date")))
 }
 
@@ -241,7 +274,8 @@ fn party_name(parties: Option<&Node>, role: &str) -> Option<String> {
 
 fn convert_entry(n: &Node, st: &Statement, entry_no: u64) -> Result<ImportedRecord, Vec<RowError>> {
     let mut errors = Vec::new();
-    let mut err = |col: &str, msg: String| errors.push(RowError::new(entry_no, Some(col.to_string()), msg));
+    let mut err =
+        |col: &str, msg: String| errors.push(RowError::new(entry_no, Some(col.to_string()), msg));
 
     let amt = n.child("Amt");
     let magnitude = match amt.and_then(|a| non_empty(&a.text)) {
@@ -249,29 +283,39 @@ fn convert_entry(n: &Node, st: &Statement, entry_no: u64) -> Result<ImportedReco
             err("Ntry/Amt", "the entry has no amount".to_string());
             None
         }
-        Some(t) if t.bytes().all(|b| b.is_ascii_digit() || b == b'.') => match Decimal::from_str_exact(&t) {
-            Ok(d) => Some(d),
-            Err(_) => {
-                err("Ntry/Amt", format!("\"{t}\" is not a decimal number"));
-                None
+        Some(t) if t.bytes().all(|b| b.is_ascii_digit() || b == b'.') => {
+            match Decimal::from_str_exact(&t) {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    err("Ntry/Amt", format!("\"{t}\" is not a decimal number"));
+                    None
+                }
             }
-        },
+        }
         Some(t) => {
             err("Ntry/Amt", format!("\"{t}\" is not a decimal number"));
             None
         }
     };
-    let currency_raw = amt.and_then(|a| a.ccy.clone()).or_else(|| st.account_currency.clone());
+    let currency_raw = amt
+        .and_then(|a| a.ccy.clone())
+        .or_else(|| st.account_currency.clone());
     let currency = match currency_raw {
         Some(c) => match Currency::parse(&c) {
             Ok(c) => Some(c),
             Err(_) => {
-                err("Ntry/Amt/@Ccy", format!("\"{c}\" is not a three-letter ISO 4217 currency code"));
+                err(
+                    "Ntry/Amt/@Ccy",
+                    format!("\"{c}\" is not a three-letter ISO 4217 currency code"),
+                );
                 None
             }
         },
         None => {
-            err("Ntry/Amt/@Ccy", "the entry's amount has no currency".to_string());
+            err(
+                "Ntry/Amt/@Ccy",
+                "the entry's amount has no currency".to_string(),
+            );
             None
         }
     };
@@ -283,7 +327,10 @@ fn convert_entry(n: &Node, st: &Statement, entry_no: u64) -> Result<ImportedReco
             None
         }
         None => {
-            err("Ntry/CdtDbtInd", "the entry has no credit/debit indicator".to_string());
+            err(
+                "Ntry/CdtDbtInd",
+                "the entry has no credit/debit indicator".to_string(),
+            );
             None
         }
     };
@@ -305,7 +352,10 @@ fn convert_entry(n: &Node, st: &Statement, entry_no: u64) -> Result<ImportedReco
     };
     let booking_date = booking.or(value_date);
     if booking_date.is_none() && n.child("BookgDt").is_none() && n.child("ValDt").is_none() {
-        err("Ntry/BookgDt", "the entry has neither a booking date nor a value date".to_string());
+        err(
+            "Ntry/BookgDt",
+            "the entry has neither a booking date nor a value date".to_string(),
+        );
     }
 
     let tx = n.at(&["NtryDtls", "TxDtls"]);
@@ -328,12 +378,21 @@ fn convert_entry(n: &Node, st: &Statement, entry_no: u64) -> Result<ImportedReco
     };
     let description = n
         .text_at(&["AddtlNtryInf"])
-        .or_else(|| if ustrd.is_empty() { None } else { Some(ustrd.join(" ")) })
+        .or_else(|| {
+            if ustrd.is_empty() {
+                None
+            } else {
+                Some(ustrd.join(" "))
+            }
+        })
         .or_else(|| tx_text(&["AddtlTxInf"]));
-    let id = n.text_at(&["NtryRef"]).or_else(|| n.text_at(&["AcctSvcrRef"])).unwrap_or_else(|| {
-        let stmt = st.id.clone().unwrap_or_else(|| "stmt".to_string());
-        format!("{stmt}/{}", st.entries)
-    });
+    let id = n
+        .text_at(&["NtryRef"])
+        .or_else(|| n.text_at(&["AcctSvcrRef"]))
+        .unwrap_or_else(|| {
+            let stmt = st.id.clone().unwrap_or_else(|| "stmt".to_string());
+            format!("{stmt}/{}", st.entries)
+        });
 
     match (magnitude, currency, credit, booking_date) {
         (Some(m), Some(currency), Some(credit), Some(booking_date)) if errors.is_empty() => {
@@ -347,7 +406,11 @@ fn convert_entry(n: &Node, st: &Statement, entry_no: u64) -> Result<ImportedReco
                 counterparty,
                 description,
             };
-            Ok(ImportedRecord { fingerprint: fingerprint(&record), record, row: entry_no })
+            Ok(ImportedRecord {
+                fingerprint: fingerprint(&record),
+                record,
+                row: entry_no,
+            })
         }
         _ => {
             if errors.is_empty() {
@@ -375,4 +438,3 @@ pub fn parse_camt053(input: &[u8]) -> Result<Vec<ImportedRecord>, ImportError> {
     import_camt053(input, OnError::Reject, |r| out.push(r))?;
     Ok(out)
 }
-

@@ -55,14 +55,23 @@ fn default_true() -> bool {
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        Self { delimiter: ',', quote: '"', has_header: true, encoding: None, skip_rows: 0 }
+        Self {
+            delimiter: ',',
+            quote: '"',
+            has_header: true,
+            encoding: None,
+            skip_rows: 0,
+        }
     }
 }
 
 impl CsvOptions {
     /// `;`-delimited with a header row, UTF-8: the usual continental-European export.
     pub fn semicolon() -> Self {
-        Self { delimiter: ';', ..Self::default() }
+        Self {
+            delimiter: ';',
+            ..Self::default()
+        }
     }
 
     /// Checks the options; errors carry paths such as `csv.delimiter`.
@@ -76,9 +85,15 @@ impl CsvOptions {
             ));
         }
         if !single(self.quote) {
-            errors.push(MappingError::new("csv.quote", "must be one ASCII character other than a line break"));
+            errors.push(MappingError::new(
+                "csv.quote",
+                "must be one ASCII character other than a line break",
+            ));
         } else if self.quote == self.delimiter {
-            errors.push(MappingError::new("csv.quote", "must differ from the delimiter"));
+            errors.push(MappingError::new(
+                "csv.quote",
+                "must differ from the delimiter",
+            ));
         }
         if let Some(label) = &self.encoding {
             if Encoding::for_label(label.trim().as_bytes()).is_none() {
@@ -92,7 +107,9 @@ impl CsvOptions {
     }
 
     fn encoding(&self) -> Option<&'static Encoding> {
-        self.encoding.as_ref().and_then(|l| Encoding::for_label(l.trim().as_bytes()))
+        self.encoding
+            .as_ref()
+            .and_then(|l| Encoding::for_label(l.trim().as_bytes()))
     }
 }
 
@@ -123,7 +140,12 @@ impl<R: Read> CsvRows<R> {
             .delimiter(options.delimiter as u8)
             .quote(options.quote as u8)
             .from_reader(decoded);
-        let mut rows = Self { reader, record: csv::ByteRecord::new(), row: 0, headers: None };
+        let mut rows = Self {
+            reader,
+            record: csv::ByteRecord::new(),
+            row: 0,
+            headers: None,
+        };
         for _ in 0..options.skip_rows {
             if !rows.advance()? {
                 break;
@@ -147,7 +169,10 @@ impl<R: Read> CsvRows<R> {
 
     /// Reads the next row into `self.record`; false at the end.
     fn advance(&mut self) -> Result<bool, ImportError> {
-        let more = self.reader.read_byte_record(&mut self.record).map_err(csv_error)?;
+        let more = self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(csv_error)?;
         if more {
             self.row += 1;
         }
@@ -198,7 +223,9 @@ pub fn import_csv<R: Read, F: FnMut(ImportedRecord)>(
     sink: F,
 ) -> Result<ImportReport, ImportError> {
     let mut rows = CsvRows::open(input, options)?;
-    let resolved = mapping.resolve(rows.headers.as_deref()).map_err(ImportError::Mapping)?;
+    let resolved = mapping
+        .resolve(rows.headers.as_deref())
+        .map_err(ImportError::Mapping)?;
     let mut driver = Driver::new(policy, sink);
     while rows.advance()? {
         match rows.cells() {
@@ -222,7 +249,9 @@ pub fn preview_csv<R: Read>(
     limit: usize,
 ) -> Result<Preview, ImportError> {
     let mut rows = CsvRows::open(input, options)?;
-    let resolved = mapping.resolve(rows.headers.as_deref()).map_err(ImportError::Mapping)?;
+    let resolved = mapping
+        .resolve(rows.headers.as_deref())
+        .map_err(ImportError::Mapping)?;
     let mut out = Vec::new();
     while out.len() < limit && rows.advance()? {
         match rows.cells() {
@@ -233,11 +262,18 @@ pub fn preview_csv<R: Read>(
             }
             Err(e) => out.push(crate::report::PreviewRow {
                 row: rows.row,
-                cells: rows.record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect(),
+                cells: rows
+                    .record
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect(),
                 record: None,
                 errors: vec![e],
             }),
         }
     }
-    Ok(Preview { headers: rows.headers, rows: out })
+    Ok(Preview {
+        headers: rows.headers,
+        rows: out,
+    })
 }

@@ -33,18 +33,30 @@ fn default_decimal_separator() -> char {
 
 impl Default for DecimalFormat {
     fn default() -> Self {
-        Self { decimal_separator: '.', thousands_separator: None }
+        Self {
+            decimal_separator: '.',
+            thousands_separator: None,
+        }
     }
 }
 
 impl DecimalFormat {
     /// `1234.56` style.
-    pub const POINT: DecimalFormat = DecimalFormat { decimal_separator: '.', thousands_separator: None };
+    pub const POINT: DecimalFormat = DecimalFormat {
+        decimal_separator: '.',
+        thousands_separator: None,
+    };
     /// `1234,56` style.
-    pub const COMMA: DecimalFormat = DecimalFormat { decimal_separator: ',', thousands_separator: None };
+    pub const COMMA: DecimalFormat = DecimalFormat {
+        decimal_separator: ',',
+        thousands_separator: None,
+    };
 
     pub fn new(decimal_separator: char, thousands_separator: Option<char>) -> Self {
-        Self { decimal_separator, thousands_separator }
+        Self {
+            decimal_separator,
+            thousands_separator,
+        }
     }
 
     /// Checks the separators; `path` is the JSON path of this object (e.g. `mapping.decimal`).
@@ -53,11 +65,17 @@ impl DecimalFormat {
         if !matches!(self.decimal_separator, '.' | ',') {
             errors.push(MappingError::new(
                 format!("{path}.decimal_separator"),
-                format!("must be \".\" or \",\", not {:?}", self.decimal_separator.to_string()),
+                format!(
+                    "must be \".\" or \",\", not {:?}",
+                    self.decimal_separator.to_string()
+                ),
             ));
         }
         if let Some(t) = self.thousands_separator {
-            if !matches!(t, '.' | ',' | ' ' | '\'' | '\u{2019}' | '\u{a0}' | '\u{202f}') {
+            if !matches!(
+                t,
+                '.' | ',' | ' ' | '\'' | '\u{2019}' | '\u{a0}' | '\u{202f}'
+            ) {
                 errors.push(MappingError::new(
                     format!("{path}.thousands_separator"),
                     format!(
@@ -133,7 +151,11 @@ pub fn parse_decimal(raw: &str, format: &DecimalFormat) -> Result<Decimal, Strin
     if int_part.chars().any(|c| format.is_thousands(c)) {
         let groups: Vec<&str> = int_part.split(|c| format.is_thousands(c)).collect();
         for (i, g) in groups.iter().enumerate() {
-            let ok_len = if i == 0 { (1..=3).contains(&g.len()) } else { g.len() == 3 };
+            let ok_len = if i == 0 {
+                (1..=3).contains(&g.len())
+            } else {
+                g.len() == 3
+            };
             if !ok_len || !g.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(not_a_number("misplaced thousands separator"));
             }
@@ -204,9 +226,18 @@ mod tests {
 
     #[test]
     fn plain_point_and_comma() {
-        assert_eq!(parse_decimal("1234.56", &DecimalFormat::POINT), Ok(d("1234.56")));
-        assert_eq!(parse_decimal("1234,56", &DecimalFormat::COMMA), Ok(d("1234.56")));
-        assert_eq!(parse_decimal(" -0.5 ", &DecimalFormat::POINT), Ok(d("-0.5")));
+        assert_eq!(
+            parse_decimal("1234.56", &DecimalFormat::POINT),
+            Ok(d("1234.56"))
+        );
+        assert_eq!(
+            parse_decimal("1234,56", &DecimalFormat::COMMA),
+            Ok(d("1234.56"))
+        );
+        assert_eq!(
+            parse_decimal(" -0.5 ", &DecimalFormat::POINT),
+            Ok(d("-0.5"))
+        );
         assert_eq!(parse_decimal("+7", &DecimalFormat::POINT), Ok(d("7")));
         assert_eq!(parse_decimal(".5", &DecimalFormat::POINT), Ok(d("0.5")));
         assert_eq!(parse_decimal("5.", &DecimalFormat::POINT), Ok(d("5")));
@@ -223,7 +254,10 @@ mod tests {
         let fr = DecimalFormat::new(',', Some(' '));
         assert_eq!(parse_decimal("1 234,56", &fr), Ok(d("1234.56")));
         assert_eq!(parse_decimal("1\u{a0}234,56", &fr), Ok(d("1234.56")));
-        assert_eq!(parse_decimal("1\u{202f}234\u{202f}567,00", &fr), Ok(d("1234567.00")));
+        assert_eq!(
+            parse_decimal("1\u{202f}234\u{202f}567,00", &fr),
+            Ok(d("1234567.00"))
+        );
         let ch = DecimalFormat::new('.', Some('\''));
         assert_eq!(parse_decimal("1'234.50", &ch), Ok(d("1234.50")));
     }
@@ -241,7 +275,10 @@ mod tests {
     #[test]
     fn rejects_with_quoted_value() {
         let err = parse_decimal("12,3x", &DecimalFormat::COMMA).unwrap_err();
-        assert!(err.starts_with("\"12,3x\" is not a decimal number"), "{err}");
+        assert!(
+            err.starts_with("\"12,3x\" is not a decimal number"),
+            "{err}"
+        );
         // Wrong convention: refuse rather than misread.
         assert!(parse_decimal("1.234,56", &DecimalFormat::POINT).is_err());
         assert!(parse_decimal("1,234.56", &DecimalFormat::new(',', Some('.'))).is_err());

@@ -18,7 +18,10 @@ pub struct MappingError {
 
 impl MappingError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), message: message.into() }
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -30,7 +33,11 @@ impl fmt::Display for MappingError {
 
 /// Formats a list of mapping errors one per line.
 fn join(errors: &[MappingError]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Why an import (or preview) did not complete.
@@ -45,7 +52,10 @@ pub enum ImportError {
     /// The input is not a readable file of the expected format (not a row problem: the structure
     /// itself is broken, e.g. an unterminated XML element, an MT940 statement without `:25:`).
     #[error("{format}: {message}")]
-    Format { format: &'static str, message: String },
+    Format {
+        format: &'static str,
+        message: String,
+    },
     /// With [`crate::OnError::Reject`]: at least one row was bad. The report lists the errors.
     #[error("import rejected: {} bad row(s){}", .0.errors_total, first_error(.0))]
     Rejected(Box<ImportReport>),
@@ -60,7 +70,10 @@ fn first_error(report: &ImportReport) -> String {
 
 impl ImportError {
     pub(crate) fn format(format: &'static str, message: impl Into<String>) -> Self {
-        ImportError::Format { format, message: message.into() }
+        ImportError::Format {
+            format,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn mapping(path: impl Into<String>, message: impl Into<String>) -> Self {

@@ -32,7 +32,12 @@ pub fn fingerprint(record: &Record) -> String {
     field(VERSION);
     field(record.id.trim());
     field(&record.booking_date.format("%Y-%m-%d").to_string());
-    field(&record.value_date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default());
+    field(
+        &record
+            .value_date
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+    );
     field(&normalise_amount(record.amount));
     field(record.currency.as_str());
     for text in [&record.reference, &record.counterparty, &record.description] {
@@ -75,7 +80,11 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> Self {
-        Self { inner, hasher: Sha256::new(), bytes: 0 }
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
     }
 
     /// Bytes read so far.

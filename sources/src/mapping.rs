@@ -71,7 +71,9 @@ impl<'de> Deserialize<'de> for ColumnRef {
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ColumnRef, E> {
                 if v < 0 {
-                    Err(E::custom(format!("column index {v} is negative (indices start at 0)")))
+                    Err(E::custom(format!(
+                        "column index {v} is negative (indices start at 0)"
+                    )))
                 } else {
                     self.visit_u64(v.unsigned_abs())
                 }
@@ -235,8 +237,10 @@ impl Mapping {
             ("reference", &self.reference),
             ("counterparty", &self.counterparty),
         ];
-        let mut out: Vec<(&'static str, &ColumnRef)> =
-            fields.iter().filter_map(|(n, c)| c.as_ref().map(|c| (*n, c))).collect();
+        let mut out: Vec<(&'static str, &ColumnRef)> = fields
+            .iter()
+            .filter_map(|(n, c)| c.as_ref().map(|c| (*n, c)))
+            .collect();
         if let Some(c) = &self.description {
             out.push(("description", c));
         }
@@ -244,7 +248,10 @@ impl Mapping {
     }
 
     /// Validates the mapping and binds it to a file's header (`None`: the file has no header).
-    pub(crate) fn resolve(&self, headers: Option<&[String]>) -> Result<Resolved, Vec<MappingError>> {
+    pub(crate) fn resolve(
+        &self,
+        headers: Option<&[String]>,
+    ) -> Result<Resolved, Vec<MappingError>> {
         let mut errors = self.validate();
         let mut bound: Vec<(&'static str, Col)> = Vec::new();
         for (field, column) in self.columns() {
@@ -256,10 +263,14 @@ impl Mapping {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let get = |name: &str| bound.iter().find(|(f, _)| *f == name).map(|(_, c)| c.clone());
-        let booking_date = get("booking_date").ok_or_else(|| {
-            vec![MappingError::new("mapping.booking_date", "is required")]
-        })?;
+        let get = |name: &str| {
+            bound
+                .iter()
+                .find(|(f, _)| *f == name)
+                .map(|(_, c)| c.clone())
+        };
+        let booking_date = get("booking_date")
+            .ok_or_else(|| vec![MappingError::new("mapping.booking_date", "is required")])?;
         let amount = match (get("amount"), get("debit"), get("credit")) {
             (Some(a), _, _) => AmountCols::Signed(a),
             (None, Some(debit), Some(credit)) => AmountCols::DebitCredit { debit, credit },
@@ -450,22 +461,33 @@ mod tests {
 
         let errs = Mapping::from_json(r#"{"booking_date": "D", "amount": -1}"#).unwrap_err();
         assert_eq!(errs[0].path, "mapping.amount");
-        let errs = Mapping::from_json(r#"{"booking_date": "D", "amount": "A", "fixed_currency": "EURO"}"#)
-            .unwrap_err();
+        let errs =
+            Mapping::from_json(r#"{"booking_date": "D", "amount": "A", "fixed_currency": "EURO"}"#)
+                .unwrap_err();
         assert_eq!(errs[0].path, "mapping.fixed_currency");
         let errs = Mapping::from_json(r#"{"booking_date": "D", "amount": "A", "fixed_currency": "EUR", "decimal": {"decimal_separator": ";"}}"#)
             .unwrap_err();
         assert_eq!(errs[0].path, "mapping.decimal.decimal_separator");
-        let errs = Mapping::from_json(r#"{"booking_date": "D", "amount": "A", "fixed_currency": "EUR", "colour": 1}"#)
-            .unwrap_err();
+        let errs = Mapping::from_json(
+            r#"{"booking_date": "D", "amount": "A", "fixed_currency": "EUR", "colour": 1}"#,
+        )
+        .unwrap_err();
         assert_eq!(errs[0].path, "mapping.colour");
-        let errs = Mapping::from_json(r#"{"booking_date": "D", "debit": "A", "fixed_currency": "EUR"}"#)
-            .unwrap_err();
+        let errs =
+            Mapping::from_json(r#"{"booking_date": "D", "debit": "A", "fixed_currency": "EUR"}"#)
+                .unwrap_err();
         assert_eq!(errs[0].path, "mapping.credit");
         let errs = Mapping::from_json(r#"{"amount": "A", "debit": "B", "credit": "C", "fixed_currency": "EUR", "date_format": "%H:%M"}"#)
             .unwrap_err();
         let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["mapping.booking_date", "mapping.amount", "mapping.date_format"]);
+        assert_eq!(
+            paths,
+            [
+                "mapping.booking_date",
+                "mapping.amount",
+                "mapping.date_format"
+            ]
+        );
     }
 
     #[test]
@@ -476,7 +498,10 @@ mod tests {
         assert!(validate_date_format("%Y-%m").is_err());
         assert!(validate_date_format("%Q").is_err());
         assert!(validate_date_format("").is_err());
-        assert_eq!(parse_date("31/01/2024", "%d/%m/%Y"), NaiveDate::from_ymd_opt(2024, 1, 31).ok_or(String::new()));
+        assert_eq!(
+            parse_date("31/01/2024", "%d/%m/%Y"),
+            NaiveDate::from_ymd_opt(2024, 1, 31).ok_or(String::new())
+        );
         assert_eq!(
             parse_date("31/02/2024", "%d/%m/%Y").unwrap_err(),
             "\"31/02/2024\" is not a date in the format \"%d/%m/%Y\""
@@ -485,7 +510,10 @@ mod tests {
 
     #[test]
     fn binding_to_headers() {
-        let h: Vec<String> = ["Date", "Amount", "Amount", "ccy"].iter().map(|s| s.to_string()).collect();
+        let h: Vec<String> = ["Date", "Amount", "Amount", "ccy"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let m = Mapping {
             booking_date: Some("date".into()),
             amount: Some("Amount".into()),

@@ -111,9 +111,15 @@ fn tag_of(line: &str) -> Option<(&str, &str)> {
 fn decode_line(bytes: &[u8]) -> String {
     let text = match std::str::from_utf8(bytes) {
         Ok(s) => s.to_string(),
-        Err(_) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned(),
+        Err(_) => encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned(),
     };
-    text.chars().filter(|c| !c.is_control() || *c == '\t').filter(|c| *c != '\u{feff}').collect()
+    text.chars()
+        .filter(|c| !c.is_control() || *c == '\t')
+        .filter(|c| *c != '\u{feff}')
+        .collect()
 }
 
 /// `YYMMDD` → date (years 00–69 are 20xx, 70–99 are 19xx).
@@ -131,10 +137,17 @@ fn swift_amount(s: &str) -> Result<Decimal, String> {
     let Some((int, frac)) = s.split_once(',') else {
         return Err(format!("amount \"{s}\" has no decimal comma"));
     };
-    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if int.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return Err(format!("\"{s}\" is not an amount"));
     }
-    let text = if frac.is_empty() { int.to_string() } else { format!("{int}.{frac}") };
+    let text = if frac.is_empty() {
+        int.to_string()
+    } else {
+        format!("{int}.{frac}")
+    };
     Decimal::from_str_exact(&text).map_err(|_| format!("\"{s}\" is not an amount"))
 }
 
@@ -147,8 +160,14 @@ fn balance(s: &str) -> Result<(Currency, NaiveDate, Decimal), String> {
         return Err(bad());
     }
     let date = s.get(1..7).and_then(yymmdd).ok_or_else(bad)?;
-    let currency = s.get(7..10).and_then(|c| Currency::parse(c).ok()).ok_or_else(bad)?;
-    let amount = s.get(10..).ok_or_else(bad).and_then(|a| swift_amount(a).map_err(|_| bad()))?;
+    let currency = s
+        .get(7..10)
+        .and_then(|c| Currency::parse(c).ok())
+        .ok_or_else(bad)?;
+    let amount = s
+        .get(10..)
+        .ok_or_else(bad)
+        .and_then(|a| swift_amount(a).map_err(|_| bad()))?;
     Ok((currency, date, amount))
 }
 
@@ -156,13 +175,18 @@ fn parse_61(lines: &[String]) -> Result<TxLine, String> {
     let first = lines.first().map(|l| l.trim_end()).unwrap_or("");
     let s = first;
     let value_raw = s.get(..6).unwrap_or(s);
-    let value_date = yymmdd(value_raw).ok_or_else(|| format!("\"{value_raw}\" is not a valid value date (YYMMDD)"))?;
+    let value_date = yymmdd(value_raw)
+        .ok_or_else(|| format!("\"{value_raw}\" is not a valid value date (YYMMDD)"))?;
     let mut rest = &s[6..];
     let mut entry_date = None;
     if rest.len() >= 4 && rest.as_bytes()[..4].iter().all(u8::is_ascii_digit) {
         let mmdd = &rest[..4];
-        let month: u32 = mmdd[..2].parse().map_err(|_| format!("\"{mmdd}\" is not an entry date"))?;
-        let day: u32 = mmdd[2..].parse().map_err(|_| format!("\"{mmdd}\" is not an entry date"))?;
+        let month: u32 = mmdd[..2]
+            .parse()
+            .map_err(|_| format!("\"{mmdd}\" is not an entry date"))?;
+        let day: u32 = mmdd[2..]
+            .parse()
+            .map_err(|_| format!("\"{mmdd}\" is not an entry date"))?;
         let y = value_date.year();
         entry_date = [y - 1, y, y + 1]
             .iter()
@@ -182,20 +206,30 @@ fn parse_61(lines: &[String]) -> Result<TxLine, String> {
     } else if let Some(r) = rest.strip_prefix('D') {
         (false, r)
     } else {
-        return Err(format!("\"{}\" does not start with a debit/credit mark (C, D, RC, RD)", rest));
+        return Err(format!(
+            "\"{}\" does not start with a debit/credit mark (C, D, RC, RD)",
+            rest
+        ));
     };
     rest = after_mark;
     // Optional funds code: one letter before the amount.
     if rest.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
         rest = &rest[1..];
     }
-    let amount_len = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b',').count();
+    let amount_len = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b',')
+        .count();
     if amount_len == 0 {
         return Err("the amount is missing".to_string());
     }
     let amount = swift_amount(&rest[..amount_len])?;
     rest = &rest[amount_len..];
-    let bad_code = || format!("\"{rest}\" does not start with a transaction type (N, F or S and three characters)");
+    let bad_code = || {
+        format!(
+            "\"{rest}\" does not start with a transaction type (N, F or S and three characters)"
+        )
+    };
     let code = rest.get(..4).ok_or_else(bad_code)?;
     let cb = code.as_bytes();
     if !matches!(cb[0], b'N' | b'F' | b'S') || !cb[1..].iter().all(u8::is_ascii_alphanumeric) {
@@ -234,13 +268,19 @@ fn structured_name(info: &str) -> Option<String> {
 
 impl<F: FnMut(Result<ImportedRecord, Vec<RowError>>)> Parser<F> {
     fn flush_pending(&mut self) {
-        let Some(st) = self.statement.as_mut() else { return };
+        let Some(st) = self.statement.as_mut() else {
+            return;
+        };
         let Some(tx) = st.pending.take() else { return };
         let column = Some(":61:".to_string());
         let outcome = match tx.parsed {
             Err(message) => Err(vec![RowError::new(tx.line, column, message)]),
             Ok(t) => match st.opening {
-                None => Err(vec![RowError::new(tx.line, column, "no opening balance before it")]),
+                None => Err(vec![RowError::new(
+                    tx.line,
+                    column,
+                    "no opening balance before it",
+                )]),
                 Some((currency, opening_date)) => {
                     let reference = [t.customer_ref.clone(), t.bank_ref.clone()]
                         .into_iter()
@@ -262,7 +302,11 @@ impl<F: FnMut(Result<ImportedRecord, Vec<RowError>>)> Parser<F> {
                         counterparty: tx.info.as_deref().and_then(structured_name),
                         description: tx.info.clone().or(t.supplementary.clone()),
                     };
-                    Ok(ImportedRecord { fingerprint: fingerprint(&record), record, row: tx.line })
+                    Ok(ImportedRecord {
+                        fingerprint: fingerprint(&record),
+                        record,
+                        row: tx.line,
+                    })
                 }
             },
         };
@@ -301,10 +345,16 @@ impl<F: FnMut(Result<ImportedRecord, Vec<RowError>>)> Parser<F> {
             return Ok(());
         }
         let Some(st) = self.statement.as_mut() else {
-            return Err(fatal(format!("line {line}: :{tag}: outside a statement (a statement starts with :20:)")));
+            return Err(fatal(format!(
+                "line {line}: :{tag}: outside a statement (a statement starts with :20:)"
+            )));
         };
-        let out_of_place =
-            |what: &str| fatal(format!("line {line}: :{tag}: {what} in statement \"{}\"", st.reference));
+        let out_of_place = |what: &str| {
+            fatal(format!(
+                "line {line}: :{tag}: {what} in statement \"{}\"",
+                st.reference
+            ))
+        };
         match tag.as_str() {
             "21" | "13" | "13D" | "34F" | "90C" | "90D" | "NS" => {}
             "25" => {
@@ -343,7 +393,11 @@ impl<F: FnMut(Result<ImportedRecord, Vec<RowError>>)> Parser<F> {
                 self.flush_pending();
                 if let Some(st) = self.statement.as_mut() {
                     st.transactions += 1;
-                    st.pending = Some(Tx { line, parsed: parse_61(&lines), info: None });
+                    st.pending = Some(Tx {
+                        line,
+                        parsed: parse_61(&lines),
+                        info: None,
+                    });
                 }
             }
             "86" => {
@@ -384,7 +438,11 @@ fn read<R: BufRead>(
     mut input: R,
     each: impl FnMut(Result<ImportedRecord, Vec<RowError>>),
 ) -> Result<(), ImportError> {
-    let mut parser = Parser { each, statement: None, statements: 0 };
+    let mut parser = Parser {
+        each,
+        statement: None,
+        statements: 0,
+    };
     let mut current: Option<Field> = None;
     let mut raw = Vec::new();
     let mut line_no = 0u64;
@@ -400,7 +458,10 @@ fn read<R: BufRead>(
         }
         let trimmed = line.trim();
         let after_closing = parser.statement.as_ref().is_some_and(|s| s.closed);
-        if trimmed == "-" || trimmed.starts_with("-}") || (after_closing && trimmed.starts_with('-')) {
+        if trimmed == "-"
+            || trimmed.starts_with("-}")
+            || (after_closing && trimmed.starts_with('-'))
+        {
             if let Some(f) = current.take() {
                 parser.field(f)?;
             }
@@ -411,7 +472,11 @@ fn read<R: BufRead>(
             if let Some(f) = current.take() {
                 parser.field(f)?;
             }
-            current = Some(Field { tag: tag.to_string(), line: line_no, lines: vec![rest.to_string()] });
+            current = Some(Field {
+                tag: tag.to_string(),
+                line: line_no,
+                lines: vec![rest.to_string()],
+            });
         } else if let Some(f) = current.as_mut() {
             f.lines.push(line.trim_end().to_string());
         }

@@ -37,7 +37,11 @@ pub struct RowError {
 
 impl RowError {
     pub(crate) fn new(row: u64, column: Option<String>, message: impl Into<String>) -> Self {
-        Self { row, column, message: message.into() }
+        Self {
+            row,
+            column,
+            message: message.into(),
+        }
     }
 }
 
@@ -105,7 +109,11 @@ pub(crate) struct Driver<F: FnMut(ImportedRecord)> {
 
 impl<F: FnMut(ImportedRecord)> Driver<F> {
     pub(crate) fn new(policy: OnError, sink: F) -> Self {
-        Self { policy, sink, report: ImportReport::default() }
+        Self {
+            policy,
+            sink,
+            report: ImportReport::default(),
+        }
     }
 
     pub(crate) fn ok(&mut self, record: ImportedRecord) {

@@ -64,7 +64,8 @@ struct Row<'c, 'a> {
 
 impl<'c, 'a> Row<'c, 'a> {
     fn err(&mut self, col: &Col, message: impl Into<String>) {
-        self.errors.push(RowError::new(self.number, Some(col.label.clone()), message));
+        self.errors
+            .push(RowError::new(self.number, Some(col.label.clone()), message));
     }
 
     /// The cell, or an error when the row is too short or the cell holds a spreadsheet error.
@@ -72,7 +73,13 @@ impl<'c, 'a> Row<'c, 'a> {
         match self.cells.get(col.index) {
             None => {
                 let n = self.cells.len();
-                self.err(col, format!("the row has only {n} column{}", if n == 1 { "" } else { "s" }));
+                self.err(
+                    col,
+                    format!(
+                        "the row has only {n} column{}",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                );
                 None
             }
             Some(Cell::Error(e)) => {
@@ -94,7 +101,11 @@ impl<'c, 'a> Row<'c, 'a> {
     }
 
     fn date(&mut self, col: &Col, format: &str, required: bool) -> Option<NaiveDate> {
-        let cell = if required { self.cell(col)? } else { self.optional_cell(col)? };
+        let cell = if required {
+            self.cell(col)?
+        } else {
+            self.optional_cell(col)?
+        };
         let parsed = match cell {
             Cell::Date(d) => Ok(*d),
             Cell::Empty => Err("the date is empty".to_string()),
@@ -108,7 +119,11 @@ impl<'c, 'a> Row<'c, 'a> {
     }
 
     fn decimal(&mut self, col: &Col, m: &Resolved, required: bool) -> Option<Decimal> {
-        let cell = if required { self.cell(col)? } else { self.optional_cell(col)? };
+        let cell = if required {
+            self.cell(col)?
+        } else {
+            self.optional_cell(col)?
+        };
         let parsed = match cell {
             Cell::Empty => Err("the amount is empty".to_string()),
             Cell::Text(s) => parse_decimal(s, &m.decimal),
@@ -130,7 +145,11 @@ pub(crate) fn convert_row(cells: &[Cell<'_>], m: &Resolved, number: u64) -> RowO
     if cells.iter().all(Cell::is_blank) {
         return RowOutcome::Blank;
     }
-    let mut row = Row { cells, number, errors: Vec::new() };
+    let mut row = Row {
+        cells,
+        number,
+        errors: Vec::new(),
+    };
 
     let id = match &m.id {
         None => Some(number.to_string()),
@@ -159,7 +178,10 @@ pub(crate) fn convert_row(cells: &[Cell<'_>], m: &Resolved, number: u64) -> RowO
             } else if d.is_none() && c.is_none() {
                 row.err(
                     debit,
-                    format!("both debit (\"{}\") and credit (\"{}\") are empty", debit.label, credit.label),
+                    format!(
+                        "both debit (\"{}\") and credit (\"{}\") are empty",
+                        debit.label, credit.label
+                    ),
                 );
                 None
             } else {
@@ -173,7 +195,10 @@ pub(crate) fn convert_row(cells: &[Cell<'_>], m: &Resolved, number: u64) -> RowO
             Some(t) => match Currency::parse(&t) {
                 Ok(c) => Some(c),
                 Err(_) => {
-                    row.err(col, format!("\"{t}\" is not a three-letter ISO 4217 currency code"));
+                    row.err(
+                        col,
+                        format!("\"{t}\" is not a three-letter ISO 4217 currency code"),
+                    );
                     None
                 }
             },
@@ -207,12 +232,17 @@ pub(crate) fn convert_row(cells: &[Cell<'_>], m: &Resolved, number: u64) -> RowO
                 counterparty,
                 description,
             };
-            RowOutcome::Record(ImportedRecord { fingerprint: fingerprint(&record), record, row: number })
+            RowOutcome::Record(ImportedRecord {
+                fingerprint: fingerprint(&record),
+                record,
+                row: number,
+            })
         }
         _ => {
             if row.errors.is_empty() {
                 // Unreachable in practice: every missing part pushed an error.
-                row.errors.push(RowError::new(number, None, "the row could not be read"));
+                row.errors
+                    .push(RowError::new(number, None, "the row could not be read"));
             }
             RowOutcome::Bad(row.errors)
         }
@@ -224,7 +254,17 @@ pub(crate) fn preview_row(cells: &[Cell<'_>], m: &Resolved, number: u64) -> Opti
     let texts = cells.iter().map(Cell::text).collect();
     match convert_row(cells, m, number) {
         RowOutcome::Blank => None,
-        RowOutcome::Record(r) => Some(PreviewRow { row: number, cells: texts, record: Some(r), errors: vec![] }),
-        RowOutcome::Bad(errors) => Some(PreviewRow { row: number, cells: texts, record: None, errors }),
+        RowOutcome::Record(r) => Some(PreviewRow {
+            row: number,
+            cells: texts,
+            record: Some(r),
+            errors: vec![],
+        }),
+        RowOutcome::Bad(errors) => Some(PreviewRow {
+            row: number,
+            cells: texts,
+            record: None,
+            errors,
+        }),
     }
 }

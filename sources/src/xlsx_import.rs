@@ -54,7 +54,11 @@ fn default_true() -> bool {
 
 impl Default for XlsxOptions {
     fn default() -> Self {
-        Self { sheet: SheetRef::default(), has_header: true, skip_rows: 0 }
+        Self {
+            sheet: SheetRef::default(),
+            has_header: true,
+            skip_rows: 0,
+        }
     }
 }
 
@@ -73,7 +77,10 @@ fn cell(data: &Data) -> Cell<'_> {
             }
         }
         Data::DateTime(dt) => Cell::Number(dt.as_f64()),
-        Data::DateTimeIso(s) => match s.get(..10).and_then(|p| NaiveDate::parse_from_str(p, "%Y-%m-%d").ok()) {
+        Data::DateTimeIso(s) => match s
+            .get(..10)
+            .and_then(|p| NaiveDate::parse_from_str(p, "%Y-%m-%d").ok())
+        {
             Some(d) => Cell::Date(d),
             None => Cell::Text(s),
         },
@@ -94,8 +101,8 @@ where
     R: Read + Seek,
     F: FnMut(&[Cell<'_>], u64, &Resolved) -> bool,
 {
-    let mut book: Xlsx<R> =
-        Xlsx::new(input).map_err(|e| ImportError::format("XLSX", format!("not a readable workbook: {e}")))?;
+    let mut book: Xlsx<R> = Xlsx::new(input)
+        .map_err(|e| ImportError::format("XLSX", format!("not a readable workbook: {e}")))?;
     let names = book.sheet_names();
     let name = match &options.sheet {
         SheetRef::Name(n) => names.iter().find(|s| s == &n).cloned().ok_or_else(|| {
@@ -107,7 +114,11 @@ where
         SheetRef::Index(i) => names.get(*i).cloned().ok_or_else(|| {
             ImportError::mapping(
                 "xlsx.sheet",
-                format!("sheet index {i} is out of range: the workbook has {} sheet(s) ({})", names.len(), quoted_list(&names)),
+                format!(
+                    "sheet index {i} is out of range: the workbook has {} sheet(s) ({})",
+                    names.len(),
+                    quoted_list(&names)
+                ),
             )
         })?,
     };
@@ -132,7 +143,11 @@ where
             if options.has_header {
                 headers = Some(buf.iter().map(Cell::text).collect());
             }
-            resolved = Some(mapping.resolve(headers.as_deref()).map_err(ImportError::Mapping)?);
+            resolved = Some(
+                mapping
+                    .resolve(headers.as_deref())
+                    .map_err(ImportError::Mapping)?,
+            );
             if options.has_header {
                 continue;
             }
@@ -144,13 +159,19 @@ where
     }
     if resolved.is_none() {
         // Empty sheet: still report mapping problems.
-        mapping.resolve(headers.as_deref()).map_err(ImportError::Mapping)?;
+        mapping
+            .resolve(headers.as_deref())
+            .map_err(ImportError::Mapping)?;
     }
     Ok(headers)
 }
 
 fn quoted_list(names: &[String]) -> String {
-    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Imports one sheet of an XLSX workbook; see [`crate::csv_import::import_csv`] for the contract.

@@ -84,7 +84,9 @@ fn camt053_structural_errors_are_clear() {
     assert_eq!(e, "camt.053: the document holds no statement (<Stmt>)");
 
     let not_camt = br#"<Document><BkToCstmrDbtCdtNtfctn/></Document>"#;
-    assert!(format_message(parse_camt053(not_camt).unwrap_err()).contains("not a camt.053 statement"));
+    assert!(
+        format_message(parse_camt053(not_camt).unwrap_err()).contains("not a camt.053 statement")
+    );
 
     let wrong_root = br#"<html><body/></html>"#;
     assert!(format_message(parse_camt053(wrong_root).unwrap_err()).contains("not <Document>"));
@@ -113,9 +115,18 @@ fn camt053_bad_entries_are_row_errors() {
     assert_eq!(report.rows_read, 3);
     assert_eq!(report.rows_skipped, 2);
     assert_eq!(report.errors_total, 3);
-    assert_eq!(report.errors[0].to_string(), r#"row 1, column "Ntry/Amt": "12,3x" is not a decimal number"#);
-    assert_eq!(report.errors[1].to_string(), r#"row 3, column "Ntry/CdtDbtInd": "XXXX" is not CRDT or DBIT"#);
-    assert_eq!(report.errors[2].to_string(), r#"row 3, column "Ntry/BookgDt": "2024-13-01" is not an ISO date"#);
+    assert_eq!(
+        report.errors[0].to_string(),
+        r#"row 1, column "Ntry/Amt": "12,3x" is not a decimal number"#
+    );
+    assert_eq!(
+        report.errors[1].to_string(),
+        r#"row 3, column "Ntry/CdtDbtInd": "XXXX" is not CRDT or DBIT"#
+    );
+    assert_eq!(
+        report.errors[2].to_string(),
+        r#"row 3, column "Ntry/BookgDt": "2024-13-01" is not an ISO date"#
+    );
 
     match import_camt053(xml.as_bytes(), OnError::Reject, |_| {}) {
         Err(ImportError::Rejected(report)) => assert_eq!(report.errors_total, 3),
@@ -139,7 +150,10 @@ fn mt940_swift_blocks_crlf_and_marks() {
     // Entry date 0102 lies in the next year.
     assert_eq!(a.booking_date, date(2024, 1, 2));
     assert_eq!(a.reference.as_deref(), Some("INV-7781"));
-    assert_eq!(a.description.as_deref(), Some("Payment invoice 7781\nCustomer Alpha"));
+    assert_eq!(
+        a.description.as_deref(),
+        Some("Payment invoice 7781\nCustomer Alpha")
+    );
     assert_eq!(recs[0].row, 6);
 
     let b = &recs[1].record;
@@ -168,7 +182,10 @@ fn mt940_multiple_statements_headers_and_funds_codes() {
     assert_eq!(recs[0].record.amount, d("20.00"));
     assert_eq!(recs[0].record.currency.as_str(), "CHF");
     assert_eq!(recs[0].record.reference.as_deref(), Some("ORDER-1"));
-    assert_eq!(recs[0].record.description.as_deref(), Some("First line\nsecond line"));
+    assert_eq!(
+        recs[0].record.description.as_deref(),
+        Some("First line\nsecond line")
+    );
     assert_eq!(recs[1].record.amount, d("-5.25"));
     // The statement-level :86: after :62F: is not attached to the last transaction.
     assert_eq!(recs[1].record.description, None);
@@ -176,7 +193,10 @@ fn mt940_multiple_statements_headers_and_funds_codes() {
     assert_eq!(recs[2].record.id, "DAILY/2/1/20240106/1");
     assert_ne!(recs[0].record.id, recs[2].record.id);
     // Same content, same fingerprints; ids make the lines distinct.
-    assert_eq!(parse_mt940(MT940_TWO).unwrap()[1].fingerprint, recs[1].fingerprint);
+    assert_eq!(
+        parse_mt940(MT940_TWO).unwrap()[1].fingerprint,
+        recs[1].fingerprint
+    );
 }
 
 fn mt940_error(text: &str) -> String {
@@ -187,31 +207,59 @@ fn mt940_error(text: &str) -> String {
 fn mt940_broken_files_fail_clearly() {
     let head = ":20:X\n:25:ACC\n:28C:1\n:60F:C240101EUR0,\n";
     assert_eq!(
-        mt940_error(&format!("{head}:61:240101C500NTRFNONREF\n:62F:C240101EUR500,\n-\n")),
+        mt940_error(&format!(
+            "{head}:61:240101C500NTRFNONREF\n:62F:C240101EUR500,\n-\n"
+        )),
         r#"import rejected: 1 bad row(s), first: row 5, column ":61:": amount "500" has no decimal comma"#
     );
-    assert!(mt940_error(&format!("{head}:61:240230C5,NTRFNONREF\n:62F:C240101EUR5,\n"))
-        .contains(r#""240230" is not a valid value date (YYMMDD)"#));
-    assert!(mt940_error(&format!("{head}:61:240101X5,NTRFNONREF\n:62F:C240101EUR5,\n"))
-        .contains("debit/credit mark"));
-    assert!(mt940_error(&format!("{head}:61:240101C5,00\n:62F:C240101EUR5,\n")).contains("transaction type"));
+    assert!(mt940_error(&format!(
+        "{head}:61:240230C5,NTRFNONREF\n:62F:C240101EUR5,\n"
+    ))
+    .contains(r#""240230" is not a valid value date (YYMMDD)"#));
+    assert!(mt940_error(&format!(
+        "{head}:61:240101X5,NTRFNONREF\n:62F:C240101EUR5,\n"
+    ))
+    .contains("debit/credit mark"));
+    assert!(
+        mt940_error(&format!("{head}:61:240101C5,00\n:62F:C240101EUR5,\n"))
+            .contains("transaction type")
+    );
     assert_eq!(
-        mt940_error(&format!("{head}:61:240101C5,NTRFNONREF\n:12:what\n:62F:C240101EUR5,\n")),
+        mt940_error(&format!(
+            "{head}:61:240101C5,NTRFNONREF\n:12:what\n:62F:C240101EUR5,\n"
+        )),
         "MT940: line 6: unknown tag :12:"
     );
-    assert!(mt940_error(&format!("{head}:61:240101C5,NTRFNONREF\n:25:again\n:62F:C240101EUR5,\n"))
-        .contains("line 6: :25: repeated or after the opening balance"));
-    assert!(mt940_error(&format!("{head}:61:240101C5,NTRFNONREF\n")).contains("has no closing balance"));
-    assert!(mt940_error(":20:X\n:28C:1\n:60F:C240101EUR0,\n:62F:C240101EUR0,\n").contains("no account identification"));
-    assert!(mt940_error(":20:X\n:25:A\n:60F:C24010EUR0,\n:62F:C240101EUR0,\n").contains("is not a balance"));
-    assert_eq!(mt940_error("1\n2\n3\n"), "MT940: no MT940 statement found (no :20: field)");
-    assert_eq!(mt940_error(""), "MT940: no MT940 statement found (no :20: field)");
+    assert!(mt940_error(&format!(
+        "{head}:61:240101C5,NTRFNONREF\n:25:again\n:62F:C240101EUR5,\n"
+    ))
+    .contains("line 6: :25: repeated or after the opening balance"));
+    assert!(
+        mt940_error(&format!("{head}:61:240101C5,NTRFNONREF\n")).contains("has no closing balance")
+    );
+    assert!(
+        mt940_error(":20:X\n:28C:1\n:60F:C240101EUR0,\n:62F:C240101EUR0,\n")
+            .contains("no account identification")
+    );
+    assert!(
+        mt940_error(":20:X\n:25:A\n:60F:C24010EUR0,\n:62F:C240101EUR0,\n")
+            .contains("is not a balance")
+    );
+    assert_eq!(
+        mt940_error("1\n2\n3\n"),
+        "MT940: no MT940 statement found (no :20: field)"
+    );
+    assert_eq!(
+        mt940_error(""),
+        "MT940: no MT940 statement found (no :20: field)"
+    );
     assert!(mt940_error(":25:ACC\n").contains("outside a statement"));
 }
 
 #[test]
 fn mt940_non_utf8_lines_fall_back_to_windows_1252_and_skip_policy() {
-    let mut bytes = b":20:X\n:25:ACC\n:28C:1\n:60F:C240101EUR0,\n:61:240101C5,NTRFNONREF\n:86:Caf".to_vec();
+    let mut bytes =
+        b":20:X\n:25:ACC\n:28C:1\n:60F:C240101EUR0,\n:61:240101C5,NTRFNONREF\n:86:Caf".to_vec();
     bytes.push(0xE9); // é in windows-1252
     bytes.extend_from_slice(b"\n:61:240101C5NTRFNONREF\n:62F:C240101EUR5,\n-\n");
     let mut got = Vec::new();

@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 /// The server tests create their databases on. `scripts/test.sh` makes sure one is running.
 pub fn server_url() -> String {
-    std::env::var("RECON_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+    std::env::var("RECON_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
 }
 
 /// A new, empty database with a unique name (prefix `recon_test_`; `scripts/test.sh` drops

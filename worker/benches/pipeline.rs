@@ -36,23 +36,37 @@ fn ledger_settings() -> serde_json::Value {
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn phase(name: &str, started: Instant) -> Duration {
     let took = started.elapsed();
-    println!("{name:<34} {:>8.2} s   peak RSS so far {:>7.0} MB", took.as_secs_f64(), peak_rss_mb());
+    println!(
+        "{name:<34} {:>8.2} s   peak RSS so far {:>7.0} MB",
+        took.as_secs_f64(),
+        peak_rss_mb()
+    );
     took
 }
 
 async fn upload(files: &ingest::FileStore, path: &Path) -> ingest::StoredFile {
     let file = tokio::fs::File::open(path).await.expect("open input");
-    files.receive(chunks(file).boxed(), u64::MAX).await.expect("store file")
+    files
+        .receive(chunks(file).boxed(), u64::MAX)
+        .await
+        .expect("store file")
 }
 
 /// The file as a stream of 1 MiB chunks, as an HTTP upload arrives.
-fn chunks(file: tokio::fs::File) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send {
+fn chunks(
+    file: tokio::fs::File,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send {
     use tokio::io::AsyncReadExt;
     futures::stream::unfold(file, |mut file| async move {
         let mut buffer = vec![0u8; 1 << 20];
@@ -69,49 +83,119 @@ fn chunks(file: tokio::fs::File) -> impl futures::Stream<Item = Result<bytes::By
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt().with_env_filter("info,sqlx=warn").with_writer(std::io::stderr).init();
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    tracing_subscriber::fmt()
+        .with_env_filter("info,sqlx=warn")
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let (bank, ledger) = match args.as_slice() {
-        [bank, ledger, ..] => (Path::new(bank).to_path_buf(), Path::new(ledger).to_path_buf()),
+        [bank, ledger, ..] => (
+            Path::new(bank).to_path_buf(),
+            Path::new(ledger).to_path_buf(),
+        ),
         _ => {
             eprintln!("usage: cargo bench -p worker --bench pipeline -- BANK.csv LEDGER.csv");
             std::process::exit(2);
         }
     };
     let db = testkit::fresh_database().await;
-    commands::migrations::migrate(&db.pool).await.expect("migrate");
+    commands::migrations::migrate(&db.pool)
+        .await
+        .expect("migrate");
     let store = Arc::new(CommandStore::new(db.pool.clone()));
-    let files = ingest::FileStore::new(std::env::temp_dir().join(testkit::unique_name("pipeline-files")));
+    let files =
+        ingest::FileStore::new(std::env::temp_dir().join(testkit::unique_name("pipeline-files")));
     let meta = CommandMetadata::system("bench");
     let total = Instant::now();
 
     let project = Uuid::new_v4();
     store
-        .project(project, ProjectCommand::Create { project_id: project, name: Name::parse("bench").unwrap(), description: Description::default(), base_currency: Currency::parse("EUR").unwrap() }, &meta)
+        .project(
+            project,
+            ProjectCommand::Create {
+                project_id: project,
+                name: Name::parse("bench").unwrap(),
+                description: Description::default(),
+                base_currency: Currency::parse("EUR").unwrap(),
+            },
+            &meta,
+        )
         .await
         .unwrap();
     let mut sources = Vec::new();
-    for (name, path, settings) in [("bank", &bank, bank_settings()), ("ledger", &ledger, ledger_settings())] {
+    for (name, path, settings) in [
+        ("bank", &bank, bank_settings()),
+        ("ledger", &ledger, ledger_settings()),
+    ] {
         let id = Uuid::new_v4();
         let parsed = ingest::ImportSettings::parse(&settings, "settings").unwrap();
-        store.data_source(id, DataSourceCommand::Create { source_id: id, project_id: project, name: Name::parse(name).unwrap(), settings }, &meta).await.unwrap();
+        store
+            .data_source(
+                id,
+                DataSourceCommand::Create {
+                    source_id: id,
+                    project_id: project,
+                    name: Name::parse(name).unwrap(),
+                    settings,
+                },
+                &meta,
+            )
+            .await
+            .unwrap();
         let started = Instant::now();
         let stored = upload(&files, path).await;
-        phase(&format!("upload {name} ({} MB)", stored.size_bytes / 1_000_000), started);
+        phase(
+            &format!("upload {name} ({} MB)", stored.size_bytes / 1_000_000),
+            started,
+        );
         let started = Instant::now();
-        let summary = ingest::import_file(&db.pool, id, &stored, &parsed, OnError::Reject).await.expect("import");
-        phase(&format!("import {name} ({} records)", summary.records_added), started);
+        let summary = ingest::import_file(&db.pool, id, &stored, &parsed, OnError::Reject)
+            .await
+            .expect("import");
+        phase(
+            &format!("import {name} ({} records)", summary.records_added),
+            started,
+        );
         sources.push(id);
     }
     let rules = json!({"version": 1, "passes": [{"name": "reference 1:1", "cardinality": "one_to_one", "reference": {},
         "amount_tolerance": {"absolute": "0.01"}, "date_window": {"field": "booking_date", "days": 3}}]});
     let job = Uuid::new_v4();
-    store.create_job(project, job, JobDefinition::parse("bench", sources[0], sources[1], rules).unwrap(), &meta).await.unwrap();
-    store.job(job, JobCommand::Start { expected_version: None }, &meta).await.unwrap();
-    let settings = RunSettings { worker_id: "bench".into(), lease: Duration::from_secs(60), check_every: Duration::from_millis(250), progress_every: Duration::from_secs(1) };
-    worker::leases::try_claim(&db.pool, job, 1, "bench", settings.lease).await.unwrap();
+    store
+        .create_job(
+            project,
+            job,
+            JobDefinition::parse("bench", sources[0], sources[1], rules).unwrap(),
+            &meta,
+        )
+        .await
+        .unwrap();
+    store
+        .job(
+            job,
+            JobCommand::Start {
+                expected_version: None,
+            },
+            &meta,
+        )
+        .await
+        .unwrap();
+    let settings = RunSettings {
+        worker_id: "bench".into(),
+        lease: Duration::from_secs(60),
+        check_every: Duration::from_millis(250),
+        progress_every: Duration::from_secs(1),
+    };
+    worker::leases::try_claim(&db.pool, job, 1, "bench", settings.lease)
+        .await
+        .unwrap();
     let started = Instant::now();
-    let end = worker::run_job(&db.pool, &store, job, 1, &settings).await.unwrap();
+    let end = worker::run_job(&db.pool, &store, job, 1, &settings)
+        .await
+        .unwrap();
     phase("run job (load, match, store results)", started);
     let total = phase("total, CSV files to stored results", total);
     match end {

@@ -45,7 +45,12 @@ impl WorkerConfig {
 }
 
 /// Forwards the job ids of start events from Kafka.
-fn start_events(brokers: &str, topic: &str, group: &str, found: mpsc::Sender<Uuid>) -> Result<tokio::task::JoinHandle<()>, rdkafka::error::KafkaError> {
+fn start_events(
+    brokers: &str,
+    topic: &str,
+    group: &str,
+    found: mpsc::Sender<Uuid>,
+) -> Result<tokio::task::JoinHandle<()>, rdkafka::error::KafkaError> {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", group)
@@ -58,9 +63,15 @@ fn start_events(brokers: &str, topic: &str, group: &str, found: mpsc::Sender<Uui
             match consumer.recv().await {
                 Ok(message) => {
                     let is_start = message.headers().is_some_and(|h| {
-                        h.iter().any(|h| h.key == "event_type" && matches!(h.value, Some(b"JobStarted") | Some(b"JobRetried")))
+                        h.iter().any(|h| {
+                            h.key == "event_type"
+                                && matches!(h.value, Some(b"JobStarted") | Some(b"JobRetried"))
+                        })
                     });
-                    let id = message.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| Uuid::parse_str(k).ok());
+                    let id = message
+                        .key()
+                        .and_then(|k| std::str::from_utf8(k).ok())
+                        .and_then(|k| Uuid::parse_str(k).ok());
                     if let (true, Some(id)) = (is_start, id) {
                         let _ = found.send(id).await;
                     }
@@ -74,7 +85,13 @@ fn start_events(brokers: &str, topic: &str, group: &str, found: mpsc::Sender<Uui
     }))
 }
 
-async fn claim_and_run(pool: &PgPool, store: &CommandStore, config: &WorkerConfig, job: Uuid, run: u32) {
+async fn claim_and_run(
+    pool: &PgPool,
+    store: &CommandStore,
+    config: &WorkerConfig,
+    job: Uuid,
+    run: u32,
+) {
     match leases::try_claim(pool, job, run, &config.run.worker_id, config.run.lease).await {
         Ok(true) => {
             if let Err(e) = run_job(pool, store, job, run, &config.run).await {
@@ -88,7 +105,12 @@ async fn claim_and_run(pool: &PgPool, store: &CommandStore, config: &WorkerConfi
 }
 
 /// Runs until `shutdown` turns true.
-pub async fn run(pool: PgPool, store: Arc<CommandStore>, config: WorkerConfig, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    pool: PgPool,
+    store: Arc<CommandStore>,
+    config: WorkerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let (found_tx, mut found) = mpsc::channel::<Uuid>(1024);
     let consumer = match &config.kafka {
         Some((brokers, topic, group)) => match start_events(brokers, topic, group, found_tx) {

@@ -7,7 +7,13 @@ use uuid::Uuid;
 
 /// Claims `run` of `job` for `worker` unless another worker holds a live lease on it, or the run
 /// already finished. Returns whether this worker now holds it.
-pub async fn try_claim(pool: &PgPool, job: Uuid, run: u32, worker: &str, lease: Duration) -> Result<bool, sqlx::Error> {
+pub async fn try_claim(
+    pool: &PgPool,
+    job: Uuid,
+    run: u32,
+    worker: &str,
+    lease: Duration,
+) -> Result<bool, sqlx::Error> {
     let claimed: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO job_leases (job_id, run, worker_id, expires_at)
          VALUES ($1, $2, $3, now() + make_interval(secs => $4))
@@ -27,7 +33,13 @@ pub async fn try_claim(pool: &PgPool, job: Uuid, run: u32, worker: &str, lease: 
 }
 
 /// Extends the lease; `false` when this worker no longer holds it (it expired and was taken).
-pub async fn renew(pool: &PgPool, job: Uuid, run: u32, worker: &str, lease: Duration) -> Result<bool, sqlx::Error> {
+pub async fn renew(
+    pool: &PgPool,
+    job: Uuid,
+    run: u32,
+    worker: &str,
+    lease: Duration,
+) -> Result<bool, sqlx::Error> {
     let renewed = sqlx::query(
         "UPDATE job_leases SET expires_at = now() + make_interval(secs => $4)
          WHERE job_id = $1 AND run = $2 AND worker_id = $3 AND NOT finished",

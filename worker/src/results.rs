@@ -67,7 +67,11 @@ impl<'c> CopyWriter<'c> {
     }
 }
 
-async fn copy_in<'c>(conn: &'c mut PgConnection, statement: &str, hasher: &'c mut Sha256) -> Result<CopyWriter<'c>, sqlx::Error> {
+async fn copy_in<'c>(
+    conn: &'c mut PgConnection,
+    statement: &str,
+    hasher: &'c mut Sha256,
+) -> Result<CopyWriter<'c>, sqlx::Error> {
     Ok(CopyWriter {
         copy: conn.copy_in_raw(statement).await?,
         buffer: String::new(),
@@ -78,8 +82,22 @@ async fn copy_in<'c>(conn: &'c mut PgConnection, statement: &str, hasher: &'c mu
 
 /// Stores the outcome of `run` and returns the SHA-256 over everything stored, in order.
 /// Fenced by the lease: `None` (and nothing stored) unless `worker` still holds the run.
-pub async fn store(pool: &PgPool, job: Uuid, run: u32, worker: &str, outcome: &MatchOutcome, left: &[Record], right: &[Record]) -> Result<Option<String>, sqlx::Error> {
-    let index = |records: &[Record]| -> HashMap<String, usize> { records.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect() };
+pub async fn store(
+    pool: &PgPool,
+    job: Uuid,
+    run: u32,
+    worker: &str,
+    outcome: &MatchOutcome,
+    left: &[Record],
+    right: &[Record],
+) -> Result<Option<String>, sqlx::Error> {
+    let index = |records: &[Record]| -> HashMap<String, usize> {
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect()
+    };
     let (left_index, right_index) = (index(left), index(right));
     let mut hasher = Sha256::new();
     let mut tx = pool.begin().await?;
@@ -89,11 +107,13 @@ pub async fn store(pool: &PgPool, job: Uuid, run: u32, worker: &str, outcome: &M
         return Ok(None);
     }
     for table in ["result_matches", "result_unmatched", "result_suggestions"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE job_id = $1 AND run = $2"))
-            .bind(job)
-            .bind(run as i32)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE job_id = $1 AND run = $2"
+        ))
+        .bind(job)
+        .bind(run as i32)
+        .execute(&mut *tx)
+        .await?;
     }
     {
         let mut w = copy_in(&mut tx, "COPY result_matches (job_id, run, seq, pass_index, pass_name, score, amount_difference, day_difference, conditions, left_ids, right_ids) FROM STDIN WITH (FORMAT csv)", &mut hasher).await?;
@@ -102,12 +122,24 @@ pub async fn store(pool: &PgPool, job: Uuid, run: u32, worker: &str, outcome: &M
             line.clear();
             line.push_str(&format!("{job},{run},{seq},{},", m.pass_index));
             quoted(&mut line, &m.pass_name);
-            line.push_str(&format!(",{},{},{},", m.score, m.reason.amount_difference, m.reason.day_difference));
-            quoted(&mut line, &serde_json::to_string(&m.reason.conditions).unwrap_or_default());
+            line.push_str(&format!(
+                ",{},{},{},",
+                m.score, m.reason.amount_difference, m.reason.day_difference
+            ));
+            quoted(
+                &mut line,
+                &serde_json::to_string(&m.reason.conditions).unwrap_or_default(),
+            );
             line.push(',');
-            quoted(&mut line, &serde_json::to_string(&m.left).unwrap_or_default());
+            quoted(
+                &mut line,
+                &serde_json::to_string(&m.left).unwrap_or_default(),
+            );
             line.push(',');
-            quoted(&mut line, &serde_json::to_string(&m.right).unwrap_or_default());
+            quoted(
+                &mut line,
+                &serde_json::to_string(&m.right).unwrap_or_default(),
+            );
             line.push('\n');
             w.line(&line).await?;
         }
@@ -121,11 +153,16 @@ pub async fn store(pool: &PgPool, job: Uuid, run: u32, worker: &str, outcome: &M
             (Side::Right, &outcome.unmatched_right, right, &right_index),
         ] {
             for (seq, id) in (1..).zip(ids.iter()) {
-                let Some(record) = index.get(id).map(|i| &records[*i]) else { continue };
+                let Some(record) = index.get(id).map(|i| &records[*i]) else {
+                    continue;
+                };
                 line.clear();
                 line.push_str(&format!("{job},{run},{},{seq},", side_name(side)));
                 quoted(&mut line, id);
-                line.push_str(&format!(",{},{},{},", record.booking_date, record.amount, record.currency));
+                line.push_str(&format!(
+                    ",{},{},{},",
+                    record.booking_date, record.amount, record.currency
+                ));
                 if let Some(reference) = &record.reference {
                     quoted(&mut line, reference);
                 }
@@ -145,7 +182,10 @@ pub async fn store(pool: &PgPool, job: Uuid, run: u32, worker: &str, outcome: &M
             line.push_str(&format!(",{},", side_name(s.side)));
             quoted(&mut line, &s.record);
             line.push(',');
-            quoted(&mut line, &serde_json::to_string(&s.candidates).unwrap_or_default());
+            quoted(
+                &mut line,
+                &serde_json::to_string(&s.candidates).unwrap_or_default(),
+            );
             line.push('\n');
             w.line(&line).await?;
         }
@@ -158,7 +198,12 @@ pub async fn store(pool: &PgPool, job: Uuid, run: u32, worker: &str, outcome: &M
     Ok(Some(hex::encode(hasher.finalize())))
 }
 
-async fn holds_lease(tx: &mut PgConnection, job: Uuid, run: u32, worker: &str) -> Result<bool, sqlx::Error> {
+async fn holds_lease(
+    tx: &mut PgConnection,
+    job: Uuid,
+    run: u32,
+    worker: &str,
+) -> Result<bool, sqlx::Error> {
     let holds: Option<i32> = sqlx::query_scalar("SELECT run FROM job_leases WHERE job_id = $1 AND run = $2 AND worker_id = $3 AND NOT finished")
         .bind(job)
         .bind(run as i32)
@@ -171,11 +216,13 @@ async fn holds_lease(tx: &mut PgConnection, job: Uuid, run: u32, worker: &str) -
 /// Removes what a run stored (a run whose completion was refused).
 pub async fn discard(pool: &PgPool, job: Uuid, run: u32) -> Result<(), sqlx::Error> {
     for table in ["result_matches", "result_unmatched", "result_suggestions"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE job_id = $1 AND run = $2"))
-            .bind(job)
-            .bind(run as i32)
-            .execute(pool)
-            .await?;
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE job_id = $1 AND run = $2"
+        ))
+        .bind(job)
+        .bind(run as i32)
+        .execute(pool)
+        .await?;
     }
     Ok(())
 }
@@ -242,7 +289,15 @@ fn suggestion_json(row: &PgRow) -> Result<Value, sqlx::Error> {
 }
 
 /// Items after `cursor` (a `seq`), at most `limit`.
-pub async fn page(pool: &PgPool, job: Uuid, run: u32, kind: ResultKind, filter: &ResultFilter, cursor: i64, limit: i64) -> Result<ResultPage, sqlx::Error> {
+pub async fn page(
+    pool: &PgPool,
+    job: Uuid,
+    run: u32,
+    kind: ResultKind,
+    filter: &ResultFilter,
+    cursor: i64,
+    limit: i64,
+) -> Result<ResultPage, sqlx::Error> {
     let rows = match kind {
         ResultKind::Matches => {
             sqlx::query(
@@ -297,9 +352,21 @@ pub async fn page(pool: &PgPool, job: Uuid, run: u32, kind: ResultKind, filter: 
     };
     // One row more than asked tells whether another page follows.
     let more = rows.len() as i64 > limit;
-    let items = rows.iter().take(limit as usize).map(to_json).collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if more { items.last().and_then(|i| i["seq"].as_i64()) } else { None };
-    Ok(ResultPage { items, limit, next_cursor })
+    let items = rows
+        .iter()
+        .take(limit as usize)
+        .map(to_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if more {
+        items.last().and_then(|i| i["seq"].as_i64())
+    } else {
+        None
+    };
+    Ok(ResultPage {
+        items,
+        limit,
+        next_cursor,
+    })
 }
 
 /// The CSV header of an export.
@@ -314,9 +381,34 @@ pub fn csv_header(kind: ResultKind) -> &'static str {
 /// One page of items as CSV lines (arrays and objects as JSON text in a quoted cell).
 pub fn csv_lines(kind: ResultKind, items: &[Value]) -> String {
     let columns: &[&str] = match kind {
-        ResultKind::Matches => &["seq", "pass_index", "pass_name", "score", "amount_difference", "day_difference", "conditions", "left", "right"],
-        ResultKind::Unmatched(_) => &["seq", "side", "record_id", "booking_date", "amount", "currency", "reference"],
-        ResultKind::Suggestions => &["seq", "pass_index", "pass_name", "side", "record_id", "candidates"],
+        ResultKind::Matches => &[
+            "seq",
+            "pass_index",
+            "pass_name",
+            "score",
+            "amount_difference",
+            "day_difference",
+            "conditions",
+            "left",
+            "right",
+        ],
+        ResultKind::Unmatched(_) => &[
+            "seq",
+            "side",
+            "record_id",
+            "booking_date",
+            "amount",
+            "currency",
+            "reference",
+        ],
+        ResultKind::Suggestions => &[
+            "seq",
+            "pass_index",
+            "pass_name",
+            "side",
+            "record_id",
+            "candidates",
+        ],
     };
     let mut out = String::new();
     for item in items {

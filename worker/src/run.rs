@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use commands::{CommandMetadata, CommandStore};
-use domain::job::{CurrencyValues, JobCommand, JobCounts, JobOutcome, JobProgress, JobStatus, RunManifest};
+use domain::job::{
+    CurrencyValues, JobCommand, JobCounts, JobOutcome, JobProgress, JobStatus, RunManifest,
+};
 use domain::records::Record;
 use domain::Currency;
 use futures::TryStreamExt;
@@ -67,7 +69,11 @@ fn metadata(settings: &RunSettings, job: Uuid, run: u32) -> CommandMetadata {
 /// occurrence.
 /// Only records of `files` (the imports the manifest names) are loaded, in fingerprint order
 /// (the primary key's order, so no sort): the same inputs give the same results and digest.
-async fn load_records(pool: &PgPool, source: Uuid, files: &[String]) -> Result<Vec<Record>, RunError> {
+async fn load_records(
+    pool: &PgPool,
+    source: Uuid,
+    files: &[String],
+) -> Result<Vec<Record>, RunError> {
     let mut rows = sqlx::query(
         "SELECT record_id, fingerprint, booking_date, value_date, amount::text AS amount, currency, reference, counterparty, description
          FROM source_records WHERE source_id = $1 AND file_sha256 = ANY($2) ORDER BY fingerprint",
@@ -85,7 +91,8 @@ async fn load_records(pool: &PgPool, source: Uuid, files: &[String]) -> Result<V
             id: row.try_get("record_id")?,
             booking_date: row.try_get("booking_date")?,
             value_date: row.try_get("value_date")?,
-            amount: Decimal::from_str(&amount).map_err(|e| RunError::Refused(format!("stored amount {amount}: {e}")))?,
+            amount: Decimal::from_str(&amount)
+                .map_err(|e| RunError::Refused(format!("stored amount {amount}: {e}")))?,
             currency: Currency::parse(&currency).map_err(RunError::Refused)?,
             reference: row.try_get("reference")?,
             counterparty: row.try_get("counterparty")?,
@@ -93,11 +100,19 @@ async fn load_records(pool: &PgPool, source: Uuid, files: &[String]) -> Result<V
         });
     }
     let mut seen = HashSet::with_capacity(records.len());
-    let repeated: HashSet<String> = records.iter().filter(|r| !seen.insert(r.id.as_str())).map(|r| r.id.clone()).collect();
+    let repeated: HashSet<String> = records
+        .iter()
+        .filter(|r| !seen.insert(r.id.as_str()))
+        .map(|r| r.id.clone())
+        .collect();
     if !repeated.is_empty() {
         for (record, fingerprint) in records.iter_mut().zip(&fingerprints) {
             if repeated.contains(&record.id) {
-                record.id = format!("{}~{}", record.id, &fingerprint[..12.min(fingerprint.len())]);
+                record.id = format!(
+                    "{}~{}",
+                    record.id,
+                    &fingerprint[..12.min(fingerprint.len())]
+                );
             }
         }
     }
@@ -126,7 +141,13 @@ struct Shared {
 /// Runs `run` of `job`, which this worker has claimed. Records progress, then the outcome
 /// (completed with results, or failed with the reason). Stops within `check_every` (plus the
 /// engine's progress granularity) when the job is cancelled.
-pub async fn run_job(pool: &PgPool, store: &CommandStore, job_id: Uuid, run: u32, settings: &RunSettings) -> Result<RunEnd, sqlx::Error> {
+pub async fn run_job(
+    pool: &PgPool,
+    store: &CommandStore,
+    job_id: Uuid,
+    run: u32,
+    settings: &RunSettings,
+) -> Result<RunEnd, sqlx::Error> {
     let meta = metadata(settings, job_id, run);
     let job = match store.load_job(job_id).await {
         Ok(job) => job,
@@ -142,7 +163,16 @@ pub async fn run_job(pool: &PgPool, store: &CommandStore, job_id: Uuid, run: u32
     }
     tracing::info!(%job_id, run, "running job");
     let shared = Arc::new(Shared::default());
-    let work = execute(pool, store, job_id, run, &job, settings, &meta, shared.clone());
+    let work = execute(
+        pool,
+        store,
+        job_id,
+        run,
+        &job,
+        settings,
+        &meta,
+        shared.clone(),
+    );
     tokio::pin!(work);
     let mut last_progress = Instant::now();
     let mut last_reported = None;
@@ -185,7 +215,17 @@ pub async fn run_job(pool: &PgPool, store: &CommandStore, job_id: Uuid, run: u32
         }
     };
     let end = match outcome {
-        Ok(outcome) => match store.job(job_id, JobCommand::Complete { run, outcome: outcome.clone() }, &meta).await {
+        Ok(outcome) => match store
+            .job(
+                job_id,
+                JobCommand::Complete {
+                    run,
+                    outcome: outcome.clone(),
+                },
+                &meta,
+            )
+            .await
+        {
             Ok(_) => RunEnd::Completed(outcome.counts),
             Err(e) => {
                 tracing::warn!(%job_id, run, error = %e, "the outcome was not recorded");
@@ -201,7 +241,17 @@ pub async fn run_job(pool: &PgPool, store: &CommandStore, job_id: Uuid, run: u32
             tracing::error!(%job_id, run, error = %e, "database error during the run; leaving it to be retried");
             RunEnd::Stopped
         }
-        Err(RunError::Refused(reason)) => match store.job(job_id, JobCommand::Fail { run, reason: reason.clone() }, &meta).await {
+        Err(RunError::Refused(reason)) => match store
+            .job(
+                job_id,
+                JobCommand::Fail {
+                    run,
+                    reason: reason.clone(),
+                },
+                &meta,
+            )
+            .await
+        {
             Ok(_) => RunEnd::Failed(reason),
             Err(_) => RunEnd::Stopped,
         },
@@ -236,14 +286,27 @@ async fn execute(
     _meta: &CommandMetadata,
     shared: Arc<Shared>,
 ) -> Result<JobOutcome, RunError> {
-    let definition = job.definition.clone().ok_or_else(|| RunError::Refused("the job has no definition".into()))?;
-    let rules = RuleSet::from_json_value(&definition.rule_set).map_err(|e| RunError::Refused(format!("invalid rule set: {e}")))?;
-    let matcher = Matcher::new(&rules).map_err(|e| RunError::Refused(format!("invalid rule set: {e}")))?;
+    let definition = job
+        .definition
+        .clone()
+        .ok_or_else(|| RunError::Refused("the job has no definition".into()))?;
+    let rules = RuleSet::from_json_value(&definition.rule_set)
+        .map_err(|e| RunError::Refused(format!("invalid rule set: {e}")))?;
+    let matcher =
+        Matcher::new(&rules).map_err(|e| RunError::Refused(format!("invalid rule set: {e}")))?;
     let mut files = Vec::new();
-    for (side, id) in [("left", definition.left_source_id), ("right", definition.right_source_id)] {
-        let source = store.load_data_source(id).await.map_err(|e| RunError::Transient(e.to_string()))?;
+    for (side, id) in [
+        ("left", definition.left_source_id),
+        ("right", definition.right_source_id),
+    ] {
+        let source = store
+            .load_data_source(id)
+            .await
+            .map_err(|e| RunError::Transient(e.to_string()))?;
         if !source.exists() {
-            return Err(RunError::Refused(format!("the {side} data source {id} does not exist")));
+            return Err(RunError::Refused(format!(
+                "the {side} data source {id} does not exist"
+            )));
         }
         files.push(source.files);
     }
@@ -283,9 +346,17 @@ async fn execute(
     tracing::info!(%job_id, run, matches = outcome.matches.len(), seconds = phase.elapsed().as_secs_f64(), "matched");
     let phase = Instant::now();
     shared.phase.store(PHASE_STORING, Ordering::Relaxed);
-    let results_sha256 = results::store(pool, job_id, run, &settings.worker_id, &outcome, &left, &right)
-        .await?
-        .ok_or(RunError::Stopped)?;
+    let results_sha256 = results::store(
+        pool,
+        job_id,
+        run,
+        &settings.worker_id,
+        &outcome,
+        &left,
+        &right,
+    )
+    .await?
+    .ok_or(RunError::Stopped)?;
     tracing::info!(%job_id, run, seconds = phase.elapsed().as_secs_f64(), "stored results");
     let counts = JobCounts {
         matched: outcome.matches.len() as u64,

@@ -12,7 +12,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/projections/status", web::get().to(status));
 }
 
-async fn summary(state: web::Data<AppState>, consistency: web::Query<Consistency>) -> Result<HttpResponse, Problem> {
+async fn summary(
+    state: web::Data<AppState>,
+    consistency: web::Query<Consistency>,
+) -> Result<HttpResponse, Problem> {
     let freshness = consistency.wait(&state.pool).await?;
     let dashboard = projections::queries::dashboard(&state.pool).await?;
     Ok(query_answer(freshness, &dashboard))

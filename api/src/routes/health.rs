@@ -14,7 +14,10 @@ pub async fn health() -> HttpResponse {
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     match commands::migrations::is_up_to_date(&state.pool).await {
         Ok(true) => HttpResponse::Ok().json(json!({"status": "ready"})),
-        Ok(false) => HttpResponse::ServiceUnavailable().json(json!({"status": "migrations pending"})),
-        Err(e) => HttpResponse::ServiceUnavailable().json(json!({"status": "database unavailable", "error": e.to_string()})),
+        Ok(false) => {
+            HttpResponse::ServiceUnavailable().json(json!({"status": "migrations pending"}))
+        }
+        Err(e) => HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "database unavailable", "error": e.to_string()})),
     }
 }

@@ -45,32 +45,59 @@ struct JobBody {
 impl JobBody {
     /// Parses and checks a definition: the rule set against the matching engine, and both
     /// sources against the store (they must exist in the job's project).
-    async fn parse(state: &AppState, project_id: Uuid, body: &[u8]) -> Result<JobDefinition, Problem> {
+    async fn parse(
+        state: &AppState,
+        project_id: Uuid,
+        body: &[u8],
+    ) -> Result<JobDefinition, Problem> {
         let input: JobBody = parse_json(body)?;
-        let mut errors = match JobDefinition::parse(&input.name, input.left_source_id, input.right_source_id, input.rule_set.clone()) {
+        let mut errors = match JobDefinition::parse(
+            &input.name,
+            input.left_source_id,
+            input.right_source_id,
+            input.rule_set.clone(),
+        ) {
             Ok(_) => domain::ValidationErrors::new(),
             Err(e) => e,
         };
         if input.rule_set.is_object() {
             if let Err(e) = matching::RuleSet::from_json_value(&input.rule_set) {
                 for f in e.errors {
-                    let path = if f.path.is_empty() { "rule_set".to_string() } else { format!("rule_set.{}", f.path) };
+                    let path = if f.path.is_empty() {
+                        "rule_set".to_string()
+                    } else {
+                        format!("rule_set.{}", f.path)
+                    };
                     errors.add(path, f.message);
                 }
             }
         }
-        for (path, id) in [("left_source_id", input.left_source_id), ("right_source_id", input.right_source_id)] {
+        for (path, id) in [
+            ("left_source_id", input.left_source_id),
+            ("right_source_id", input.right_source_id),
+        ] {
             let source = state.store.load_data_source(id).await?;
             if source.project_id != Some(project_id) {
                 errors.add(path, format!("no data source {id} in this project"));
             }
         }
         errors.clone().into_result().map_err(Problem::invalid)?;
-        JobDefinition::parse(&input.name, input.left_source_id, input.right_source_id, input.rule_set).map_err(Problem::invalid)
+        JobDefinition::parse(
+            &input.name,
+            input.left_source_id,
+            input.right_source_id,
+            input.rule_set,
+        )
+        .map_err(Problem::invalid)
     }
 }
 
-async fn create(state: web::Data<AppState>, ctx: CommandContext, project_id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+async fn create(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    project_id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
     state.store.active_project(*project_id).await?;
     let definition = JobBody::parse(&state, *project_id, &body).await?;
     let id = Uuid::now_v7();
@@ -89,48 +116,83 @@ async fn create(state: web::Data<AppState>, ctx: CommandContext, project_id: web
 
 /// Jobs, optionally of one project; with `project_must_exist`, an unknown project is a 404
 /// (checked after the read-your-writes wait, so a just-created project is found).
-async fn list_jobs(state: &AppState, project_id: Option<Uuid>, project_must_exist: bool, query: &ListQuery) -> Result<HttpResponse, Problem> {
+async fn list_jobs(
+    state: &AppState,
+    project_id: Option<Uuid>,
+    project_must_exist: bool,
+    query: &ListQuery,
+) -> Result<HttpResponse, Problem> {
     let (limit, offset) = query.page().resolve()?;
     let status = match query.status.as_deref() {
         None => None,
         Some(raw) => Some(JobStatus::parse(raw).ok_or_else(|| {
-            Problem::invalid_field("status", "must be one of created, running, completed, failed, cancelled, deleted")
+            Problem::invalid_field(
+                "status",
+                "must be one of created, running, completed, failed, cancelled, deleted",
+            )
         })?),
     };
     let freshness = query.consistency().wait(&state.pool).await?;
     if let (true, Some(id)) = (project_must_exist, project_id) {
-        if projections::queries::get_project(&state.pool, id).await?.is_none() {
+        if projections::queries::get_project(&state.pool, id)
+            .await?
+            .is_none()
+        {
             return Err(Problem::not_found(format!("no project {id}")));
         }
     }
-    let page = projections::queries::list_jobs(&state.pool, project_id, status, limit, offset).await?;
+    let page =
+        projections::queries::list_jobs(&state.pool, project_id, status, limit, offset).await?;
     Ok(query_answer(freshness, &page))
 }
 
-async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
+async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, Problem> {
     list_jobs(&state, query.project_id, false, &query).await
 }
 
-async fn list_in_project(state: web::Data<AppState>, project_id: web::Path<Uuid>, query: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
+async fn list_in_project(
+    state: web::Data<AppState>,
+    project_id: web::Path<Uuid>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, Problem> {
     list_jobs(&state, Some(*project_id), true, &query).await
 }
 
-async fn get(state: web::Data<AppState>, id: web::Path<Uuid>, consistency: web::Query<Consistency>) -> Result<HttpResponse, Problem> {
+async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    consistency: web::Query<Consistency>,
+) -> Result<HttpResponse, Problem> {
     let freshness = consistency.wait(&state.pool).await?;
     let job = projections::queries::get_job(&state.pool, *id)
         .await?
         .ok_or_else(|| Problem::not_found(format!("no job {id}")))?;
     let mut response = query_answer(freshness, &job);
-    response.headers_mut().insert(header::ETAG, etag(job.version));
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(job.version));
     Ok(response)
 }
 
-async fn run(state: &AppState, ctx: &CommandContext, id: Uuid, command: JobCommand) -> Result<HttpResponse, Problem> {
+async fn run(
+    state: &AppState,
+    ctx: &CommandContext,
+    id: Uuid,
+    command: JobCommand,
+) -> Result<HttpResponse, Problem> {
     let committed = state.store.job(id, command, &ctx.metadata).await?;
     Ok(command_answer(HttpResponse::Ok(), committed))
 }
 
-async fn update(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+async fn update(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
     let job = state.store.load_job(*id).await?;
     let Some(project_id) = job.project_id else {
         return Err(Problem::not_found(format!("no job {id}")));
@@ -143,21 +205,33 @@ async fn update(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<U
     run(&state, &ctx, *id, command).await
 }
 
-async fn delete(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+async fn delete(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
     let command = JobCommand::Delete {
         expected_version: ctx.expected_version,
     };
     run(&state, &ctx, *id, command).await
 }
 
-async fn start(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+async fn start(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
     let command = JobCommand::Start {
         expected_version: ctx.expected_version,
     };
     run(&state, &ctx, *id, command).await
 }
 
-async fn retry(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+async fn retry(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
     let command = JobCommand::Retry {
         expected_version: ctx.expected_version,
     };
@@ -170,10 +244,26 @@ struct CancelBody {
     reason: Option<String>,
 }
 
-async fn cancel(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
-    let input: CancelBody = if body.is_empty() { CancelBody::default() } else { parse_json(&body)? };
-    if input.reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
-        return Err(Problem::invalid_field("reason", "must be at most 1000 characters"));
+async fn cancel(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let input: CancelBody = if body.is_empty() {
+        CancelBody::default()
+    } else {
+        parse_json(&body)?
+    };
+    if input
+        .reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 1000)
+    {
+        return Err(Problem::invalid_field(
+            "reason",
+            "must be at most 1000 characters",
+        ));
     }
     let command = JobCommand::Cancel {
         expected_version: ctx.expected_version,

@@ -99,10 +99,19 @@ pub struct History {
 }
 
 /// An aggregate's history, or 404 when it has none of the expected type.
-pub async fn history(pool: &sqlx::PgPool, id: uuid::Uuid, aggregate_type: &str) -> Result<HttpResponse, crate::problem::Problem> {
+pub async fn history(
+    pool: &sqlx::PgPool,
+    id: uuid::Uuid,
+    aggregate_type: &str,
+) -> Result<HttpResponse, crate::problem::Problem> {
     let events = commands::reading::aggregate_history(pool, &id.to_string()).await?;
-    if events.first().is_none_or(|e| e.aggregate_type != aggregate_type) {
-        return Err(crate::problem::Problem::not_found(format!("no {aggregate_type} {id}")));
+    if events
+        .first()
+        .is_none_or(|e| e.aggregate_type != aggregate_type)
+    {
+        return Err(crate::problem::Problem::not_found(format!(
+            "no {aggregate_type} {id}"
+        )));
     }
     Ok(HttpResponse::Ok().json(History {
         aggregate_id: id.to_string(),

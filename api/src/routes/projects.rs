@@ -45,19 +45,28 @@ struct UpdateProject {
     description: String,
 }
 
-fn name_and_description(errors: &mut ValidationErrors, name: &str, description: &str) -> (Option<Name>, Option<Description>) {
+fn name_and_description(
+    errors: &mut ValidationErrors,
+    name: &str,
+    description: &str,
+) -> (Option<Name>, Option<Description>) {
     (
         errors.check("name", Name::parse(name)),
         errors.check("description", Description::parse(description)),
     )
 }
 
-async fn create(state: web::Data<AppState>, ctx: CommandContext, body: web::Bytes) -> Result<HttpResponse, Problem> {
+async fn create(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
     let input: CreateProject = parse_json(&body)?;
     let mut errors = ValidationErrors::new();
     let (name, description) = name_and_description(&mut errors, &input.name, &input.description);
     let base_currency = errors.check("base_currency", Currency::parse(&input.base_currency));
-    let (Some(name), Some(description), Some(base_currency)) = (name, description, base_currency) else {
+    let (Some(name), Some(description), Some(base_currency)) = (name, description, base_currency)
+    else {
         return Err(Problem::invalid(errors));
     };
     let id = Uuid::now_v7();
@@ -73,29 +82,48 @@ async fn create(state: web::Data<AppState>, ctx: CommandContext, body: web::Byte
     Ok(command_answer(builder, committed))
 }
 
-async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
+async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, Problem> {
     let (limit, offset) = query.page().resolve()?;
     if let Some(status) = query.status.as_deref() {
         if !matches!(status, "active" | "archived") {
-            return Err(Problem::invalid_field("status", "must be `active` or `archived`"));
+            return Err(Problem::invalid_field(
+                "status",
+                "must be `active` or `archived`",
+            ));
         }
     }
     let freshness = query.consistency().wait(&state.pool).await?;
-    let page = projections::queries::list_projects(&state.pool, query.status.as_deref(), limit, offset).await?;
+    let page =
+        projections::queries::list_projects(&state.pool, query.status.as_deref(), limit, offset)
+            .await?;
     Ok(query_answer(freshness, &page))
 }
 
-async fn get(state: web::Data<AppState>, id: web::Path<Uuid>, consistency: web::Query<Consistency>) -> Result<HttpResponse, Problem> {
+async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    consistency: web::Query<Consistency>,
+) -> Result<HttpResponse, Problem> {
     let freshness = consistency.wait(&state.pool).await?;
     let project = projections::queries::get_project(&state.pool, *id)
         .await?
         .ok_or_else(|| Problem::not_found(format!("no project {id}")))?;
     let mut response = query_answer(freshness, &project);
-    response.headers_mut().insert(header::ETAG, etag(project.version));
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(project.version));
     Ok(response)
 }
 
-async fn update(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+async fn update(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
     let input: UpdateProject = parse_json(&body)?;
     let mut errors = ValidationErrors::new();
     let (name, description) = name_and_description(&mut errors, &input.name, &input.description);
@@ -111,7 +139,11 @@ async fn update(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<U
     Ok(command_answer(HttpResponse::Ok(), committed))
 }
 
-async fn archive(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+async fn archive(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
     let command = ProjectCommand::Archive {
         expected_version: ctx.expected_version,
     };

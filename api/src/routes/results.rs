@@ -39,13 +39,18 @@ impl ResultQuery {
                 Some("right") => Ok(ResultKind::Unmatched(Side::Right)),
                 _ => Err(Problem::invalid_field("side", "must be `left` or `right`")),
             },
-            other => Err(Problem::not_found(format!("no result list `{other}` (matches, unmatched, suggestions)"))),
+            other => Err(Problem::not_found(format!(
+                "no result list `{other}` (matches, unmatched, suggestions)"
+            ))),
         }
     }
 
     fn filter(&self) -> Result<ResultFilter, Problem> {
         if self.min_score.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
-            return Err(Problem::invalid_field("min_score", "must be between 0 and 1"));
+            return Err(Problem::invalid_field(
+                "min_score",
+                "must be between 0 and 1",
+            ));
         }
         Ok(ResultFilter {
             pass_index: self.pass,
@@ -56,12 +61,18 @@ impl ResultQuery {
 }
 
 /// The run whose results are shown: the job's run, once completed.
-async fn completed_run(state: &AppState, id: Uuid) -> Result<(u32, projections::queries::JobView), Problem> {
+async fn completed_run(
+    state: &AppState,
+    id: Uuid,
+) -> Result<(u32, projections::queries::JobView), Problem> {
     let job = projections::queries::get_job(&state.pool, id)
         .await?
         .ok_or_else(|| Problem::not_found(format!("no job {id}")))?;
     if job.status != "completed" {
-        return Err(Problem::conflict("no-results", format!("the job has no results: it is {}", job.status)));
+        return Err(Problem::conflict(
+            "no-results",
+            format!("the job has no results: it is {}", job.status),
+        ));
     }
     Ok((job.run as u32, job))
 }
@@ -76,7 +87,11 @@ async fn summary(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<Http
     })))
 }
 
-async fn list(state: web::Data<AppState>, path: web::Path<(Uuid, String)>, query: web::Query<ResultQuery>) -> Result<HttpResponse, Problem> {
+async fn list(
+    state: web::Data<AppState>,
+    path: web::Path<(Uuid, String)>,
+    query: web::Query<ResultQuery>,
+) -> Result<HttpResponse, Problem> {
     let (id, kind) = path.into_inner();
     let kind = query.kind(&kind)?;
     let filter = query.filter()?;
@@ -85,24 +100,46 @@ async fn list(state: web::Data<AppState>, path: web::Path<(Uuid, String)>, query
         return Err(Problem::invalid_field("limit", "must be between 1 and 500"));
     }
     let (run, _) = completed_run(&state, id).await?;
-    let page = results::page(&state.pool, id, run, kind, &filter, query.cursor.unwrap_or(0), limit).await?;
+    let page = results::page(
+        &state.pool,
+        id,
+        run,
+        kind,
+        &filter,
+        query.cursor.unwrap_or(0),
+        limit,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
 /// Streams every item, page by page from the database, so an export of millions of rows never
 /// sits in memory.
-async fn export(state: web::Data<AppState>, path: web::Path<(Uuid, String)>, query: web::Query<ResultQuery>) -> Result<HttpResponse, Problem> {
+async fn export(
+    state: web::Data<AppState>,
+    path: web::Path<(Uuid, String)>,
+    query: web::Query<ResultQuery>,
+) -> Result<HttpResponse, Problem> {
     let (id, kind_name) = path.into_inner();
     let kind = query.kind(&kind_name)?;
     let filter = query.filter()?;
     let csv = match query.format.as_deref() {
         None | Some("csv") => true,
         Some("ndjson") | Some("json") => false,
-        Some(_) => return Err(Problem::invalid_field("format", "must be `csv` or `ndjson`")),
+        Some(_) => {
+            return Err(Problem::invalid_field(
+                "format",
+                "must be `csv` or `ndjson`",
+            ))
+        }
     };
     let (run, _) = completed_run(&state, id).await?;
     let pool = state.pool.clone();
-    let header = if csv { Some(results::csv_header(kind).to_string()) } else { None };
+    let header = if csv {
+        Some(results::csv_header(kind).to_string())
+    } else {
+        None
+    };
     let pages = stream::unfold(Some(0i64), move |cursor| {
         let pool = pool.clone();
         let filter = filter.clone();
@@ -115,19 +152,32 @@ async fn export(state: web::Data<AppState>, path: web::Path<(Uuid, String)>, que
                     } else {
                         page.items.iter().map(|i| format!("{i}\n")).collect()
                     };
-                    Some((Ok::<_, actix_web::Error>(web::Bytes::from(text)), page.next_cursor))
+                    Some((
+                        Ok::<_, actix_web::Error>(web::Bytes::from(text)),
+                        page.next_cursor,
+                    ))
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "export failed mid-stream");
-                    Some((Err(actix_web::error::ErrorInternalServerError("export failed")), None))
+                    Some((
+                        Err(actix_web::error::ErrorInternalServerError("export failed")),
+                        None,
+                    ))
                 }
             }
         }
     });
     let head = stream::iter(header.map(|h| Ok::<_, actix_web::Error>(web::Bytes::from(h))));
-    let (content_type, extension) = if csv { ("text/csv; charset=utf-8", "csv") } else { ("application/x-ndjson", "ndjson") };
+    let (content_type, extension) = if csv {
+        ("text/csv; charset=utf-8", "csv")
+    } else {
+        ("application/x-ndjson", "ndjson")
+    };
     Ok(HttpResponse::Ok()
         .content_type(content_type)
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"{id}-{kind_name}.{extension}\"")))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{id}-{kind_name}.{extension}\""),
+        ))
         .streaming(futures::StreamExt::chain(head, pages)))
 }

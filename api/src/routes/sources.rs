@@ -40,7 +40,12 @@ struct CreateSource {
     settings: Value,
 }
 
-async fn create(state: web::Data<AppState>, ctx: CommandContext, project_id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+async fn create(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    project_id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
     let input: CreateSource = parse_json(&body)?;
     let mut errors = ValidationErrors::new();
     let name = errors.check("name", Name::parse(&input.name));
@@ -68,20 +73,30 @@ async fn create(state: web::Data<AppState>, ctx: CommandContext, project_id: web
     Ok(command_answer(builder, committed))
 }
 
-async fn list(state: web::Data<AppState>, project_id: web::Path<Uuid>, query: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
+async fn list(
+    state: web::Data<AppState>,
+    project_id: web::Path<Uuid>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, Problem> {
     let (limit, offset) = query.page().resolve()?;
     let freshness = query.consistency().wait(&state.pool).await?;
     let page = projections::queries::list_sources(&state.pool, *project_id, limit, offset).await?;
     Ok(query_answer(freshness, &page))
 }
 
-async fn get(state: web::Data<AppState>, id: web::Path<Uuid>, consistency: web::Query<Consistency>) -> Result<HttpResponse, Problem> {
+async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    consistency: web::Query<Consistency>,
+) -> Result<HttpResponse, Problem> {
     let freshness = consistency.wait(&state.pool).await?;
     let source = projections::queries::get_source(&state.pool, *id)
         .await?
         .ok_or_else(|| Problem::not_found(format!("no data source {id}")))?;
     let mut response = query_answer(freshness, &source);
-    response.headers_mut().insert(header::ETAG, etag(source.version));
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(source.version));
     Ok(response)
 }
 
@@ -91,7 +106,12 @@ struct SettingsBody {
     settings: Value,
 }
 
-async fn configure_settings(state: web::Data<AppState>, ctx: CommandContext, id: web::Path<Uuid>, body: web::Bytes) -> Result<HttpResponse, Problem> {
+async fn configure_settings(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
     let input: SettingsBody = parse_json(&body)?;
     let settings = settings_from(&input.settings)?;
     let command = DataSourceCommand::Configure {
@@ -132,11 +152,22 @@ async fn upload(
     let policy = match query.on_error.as_deref() {
         None | Some("reject") => OnError::Reject,
         Some("skip") => OnError::Skip,
-        Some(_) => return Err(Problem::invalid_field("on_error", "must be `reject` or `skip`")),
+        Some(_) => {
+            return Err(Problem::invalid_field(
+                "on_error",
+                "must be `reject` or `skip`",
+            ))
+        }
     };
-    let file_name = query.file_name.clone().unwrap_or_else(|| "upload".to_string());
+    let file_name = query
+        .file_name
+        .clone()
+        .unwrap_or_else(|| "upload".to_string());
     if file_name.chars().count() > 255 || file_name.chars().any(char::is_control) {
-        return Err(Problem::invalid_field("file_name", "must be at most 255 printable characters"));
+        return Err(Problem::invalid_field(
+            "file_name",
+            "must be at most 255 printable characters",
+        ));
     }
     let source = state.store.load_data_source(*id).await?;
     let Some(project_id) = source.project_id else {
@@ -144,15 +175,23 @@ async fn upload(
     };
     // An archived project takes no more data.
     state.store.active_project(project_id).await?;
-    let settings = ImportSettings::parse(&source.settings, "settings").map_err(|e| Problem::internal(format!("stored settings unreadable: {e}")))?;
-    let stored = state.files.receive(payload, state.max_upload_bytes).await.map_err(|e| match e {
-        ingest::file_store::ReceiveError::TooLarge { .. } => {
-            Problem::new(actix_web::http::StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Payload too large", e.to_string())
-        }
-        ingest::file_store::ReceiveError::Empty => Problem::bad_request("the upload is empty"),
-        ingest::file_store::ReceiveError::Upload(s) => Problem::bad_request(s),
-        ingest::file_store::ReceiveError::Io(e) => Problem::internal(e),
-    })?;
+    let settings = ImportSettings::parse(&source.settings, "settings")
+        .map_err(|e| Problem::internal(format!("stored settings unreadable: {e}")))?;
+    let stored = state
+        .files
+        .receive(payload, state.max_upload_bytes)
+        .await
+        .map_err(|e| match e {
+            ingest::file_store::ReceiveError::TooLarge { .. } => Problem::new(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Payload too large",
+                e.to_string(),
+            ),
+            ingest::file_store::ReceiveError::Empty => Problem::bad_request("the upload is empty"),
+            ingest::file_store::ReceiveError::Upload(s) => Problem::bad_request(s),
+            ingest::file_store::ReceiveError::Io(e) => Problem::internal(e),
+        })?;
     let summary = import_file(&state.pool, *id, &stored, &settings, policy).await.map_err(|e| match e {
         ImportFailure::Mapping(errors) => Problem::invalid(ingest::settings::mapping_errors("settings", errors)),
         ImportFailure::Format(message) => Problem::invalid_field("(file)", message),
@@ -182,7 +221,15 @@ async fn upload(
     // the only conflict possible (RecordImport checks no version), so retrying is safe.
     let mut attempt = 0;
     let committed = loop {
-        match state.store.data_source(*id, DataSourceCommand::RecordImport { file: file.clone() }, &ctx.metadata).await {
+        match state
+            .store
+            .data_source(
+                *id,
+                DataSourceCommand::RecordImport { file: file.clone() },
+                &ctx.metadata,
+            )
+            .await
+        {
             Err(commands::CommandError::Conflict) if attempt < 5 => attempt += 1,
             other => break other?,
         }
@@ -215,12 +262,23 @@ async fn preview(body: web::Bytes) -> Result<HttpResponse, Problem> {
     let input: PreviewBody = parse_json(&body)?;
     let settings = settings_from(&input.settings)?;
     if settings.format != ingest::Format::Csv {
-        return Err(Problem::invalid_field("settings.format", "preview supports csv; upload statements directly"));
+        return Err(Problem::invalid_field(
+            "settings.format",
+            "preview supports csv; upload statements directly",
+        ));
     }
     let rows = input.rows.unwrap_or(20).min(200);
     let mapping = settings.mapping.clone().unwrap_or_default();
-    let preview = sources::preview_csv(input.content.as_bytes(), &settings.csv_options(), &mapping, rows).map_err(|e| match e {
-        sources::ImportError::Mapping(errors) => Problem::invalid(ingest::settings::mapping_errors("settings", errors)),
+    let preview = sources::preview_csv(
+        input.content.as_bytes(),
+        &settings.csv_options(),
+        &mapping,
+        rows,
+    )
+    .map_err(|e| match e {
+        sources::ImportError::Mapping(errors) => {
+            Problem::invalid(ingest::settings::mapping_errors("settings", errors))
+        }
         other => Problem::invalid_field("content", other.to_string()),
     })?;
     Ok(HttpResponse::Ok().json(preview))

@@ -88,7 +88,8 @@ fn parse_args() -> Result<Args> {
 }
 
 fn server_url() -> String {
-    std::env::var("RECON_BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+    std::env::var("RECON_BENCH_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
 }
 
 /// Per-client result: latencies (µs) of commands completed inside the measured window.
@@ -131,10 +132,14 @@ async fn client(
             0 => create(project, &format!("Bench project {n}-{k}"))?,
             1..=3 => ProjectCommand::Update {
                 expected_version: Some(phase),
-                name: Name::parse(&format!("Bench project {n}-{k} v{}", phase + 1)).map_err(|e| anyhow!(e))?,
-                description: Description::parse("benchmark project, renamed").map_err(|e| anyhow!(e))?,
+                name: Name::parse(&format!("Bench project {n}-{k} v{}", phase + 1))
+                    .map_err(|e| anyhow!(e))?,
+                description: Description::parse("benchmark project, renamed")
+                    .map_err(|e| anyhow!(e))?,
             },
-            _ => ProjectCommand::Archive { expected_version: Some(4) },
+            _ => ProjectCommand::Archive {
+                expected_version: Some(4),
+            },
         };
         let started = Instant::now();
         let result = store.project(project, command, &meta).await;
@@ -144,7 +149,9 @@ async fn client(
             Ok(_) => {
                 step += 1;
                 if counted {
-                    stats.latencies_us.push(took.as_micros().min(u32::MAX as u128) as u32);
+                    stats
+                        .latencies_us
+                        .push(took.as_micros().min(u32::MAX as u128) as u32);
                 }
             }
             Err(e) => {
@@ -176,7 +183,9 @@ async fn main() -> Result<()> {
     let mut admin = PgConnection::connect(&format!("{server}/postgres"))
         .await
         .with_context(|| format!("connect to {server}/postgres"))?;
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await?;
     eprintln!("append-bench: database {name}");
 
     let result = run(&args, &format!("{server}/{name}")).await;
@@ -198,7 +207,9 @@ async fn run(args: &Args, url: &str) -> Result<()> {
         .context("connect to the benchmark database")?;
     migrations::migrate(&pool).await.context("migrate")?;
     if args.no_notify {
-        sqlx::raw_sql("ALTER TABLE events DISABLE TRIGGER events_notify").execute(&pool).await?;
+        sqlx::raw_sql("ALTER TABLE events DISABLE TRIGGER events_notify")
+            .execute(&pool)
+            .await?;
     }
     let store = Arc::new(CommandStore::new(pool.clone()));
 
@@ -206,7 +217,13 @@ async fn run(args: &Args, url: &str) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::with_capacity(args.clients);
     for n in 0..args.clients {
-        tasks.push(tokio::spawn(client(store.clone(), n, args.mode, measuring.clone(), stop.clone())));
+        tasks.push(tokio::spawn(client(
+            store.clone(),
+            n,
+            args.mode,
+            measuring.clone(),
+            stop.clone(),
+        )));
     }
     tokio::time::sleep(args.warmup).await;
     measuring.store(true, Ordering::Relaxed);
@@ -227,7 +244,9 @@ async fn run(args: &Args, url: &str) -> Result<()> {
         }
     }
     all.sort_unstable();
-    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await?;
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await?;
     pool.close().await;
 
     let secs = elapsed.as_secs_f64();
@@ -240,7 +259,11 @@ async fn run(args: &Args, url: &str) -> Result<()> {
     if let Some(e) = first_error {
         eprintln!("append-bench: {errors} command errors, first: {e}");
     }
-    let notify = if args.no_notify { " (events_notify trigger DISABLED)" } else { "" };
+    let notify = if args.no_notify {
+        " (events_notify trigger DISABLED)"
+    } else {
+        ""
+    };
     println!(
         "append-bench{notify}: mode={mode} clients={} pool={} warmup={:.0}s measured={secs:.2}s: {} commands, {cps:.1} commands/s; latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2} mean {:.2}; {errors} errors; {events} events in store",
         args.clients,

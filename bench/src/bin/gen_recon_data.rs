@@ -67,11 +67,35 @@ struct Row {
 }
 
 const COMPANY_A: &[&str] = &[
-    "Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka", "Tyrell", "Cyberdyne",
-    "Soylent", "Vandelay", "Nakatomi", "Oscorp", "Aperture", "Gringotts", "Monarch", "Dunder", "Pied Piper",
-    "Black Mesa", "Weyland", "Massive Dynamic", "Sirius", "Blue Sun", "Krusty",
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Tyrell",
+    "Cyberdyne",
+    "Soylent",
+    "Vandelay",
+    "Nakatomi",
+    "Oscorp",
+    "Aperture",
+    "Gringotts",
+    "Monarch",
+    "Dunder",
+    "Pied Piper",
+    "Black Mesa",
+    "Weyland",
+    "Massive Dynamic",
+    "Sirius",
+    "Blue Sun",
+    "Krusty",
 ];
-const COMPANY_B: &[&str] = &["GmbH", "AG", "SARL", "BV", "Ltd", "SpA", "Oy", "AB", "KG", "SAS"];
+const COMPANY_B: &[&str] = &[
+    "GmbH", "AG", "SARL", "BV", "Ltd", "SpA", "Oy", "AB", "KG", "SAS",
+];
 
 fn company(rng: &mut Rng) -> String {
     let a = COMPANY_A[rng.below(COMPANY_A.len() as u64) as usize];
@@ -161,7 +185,8 @@ fn typo(rng: &mut Rng, r: &str) -> String {
     if rng.pct(50) {
         for _ in 0..8 {
             let i = rng.below(b.len() as u64 - 1) as usize;
-            if b[i] != b[i + 1] && b[i].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphanumeric() {
+            if b[i] != b[i + 1] && b[i].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphanumeric()
+            {
                 b.swap(i, i + 1);
                 return String::from_utf8_lossy(&b).into_owned();
             }
@@ -185,7 +210,10 @@ fn fmt_cents(c: i64, out: &mut String) {
 }
 
 fn write_rows(path: &PathBuf, header: &str, rows: &[Row]) -> Result<()> {
-    let mut w = BufWriter::with_capacity(1 << 20, File::create(path).with_context(|| format!("create {}", path.display()))?);
+    let mut w = BufWriter::with_capacity(
+        1 << 20,
+        File::create(path).with_context(|| format!("create {}", path.display()))?,
+    );
     writeln!(w, "{header}")?;
     let mut line = String::with_capacity(128);
     for r in rows {
@@ -288,7 +316,14 @@ fn main() -> Result<()> {
             reference: bank_ref,
             counterparty: party.to_ascii_uppercase(),
         };
-        let l = Row { id: ledger_id(), date: ledger_date, cents, currency: cur, reference, counterparty: party };
+        let l = Row {
+            id: ledger_id(),
+            date: ledger_date,
+            cents,
+            currency: cur,
+            reference,
+            counterparty: party,
+        };
         truth.push_str(&format!("{kind},{},{}\n", b.id, l.id));
         bank.push(b);
         ledger.push(l);
@@ -330,7 +365,11 @@ fn main() -> Result<()> {
 
     // Bank noise: unrelated transfers.
     for k in 0..bank_noise {
-        let reference = if rng.pct(30) { String::new() } else { format!("TRF{:010}", k * 7 + rng.below(7)) };
+        let reference = if rng.pct(30) {
+            String::new()
+        } else {
+            format!("TRF{:010}", k * 7 + rng.below(7))
+        };
         let b = Row {
             id: bank_id(),
             date: day(&mut rng),
@@ -349,8 +388,16 @@ fn main() -> Result<()> {
             n_double += 1;
             let original = &ledger[rng.below(pairs) as usize];
             let shift = rng.below(3);
-            let date = if rng.pct(50) { original.date + chrono::Days::new(shift) } else { original.date - chrono::Days::new(shift) };
-            Row { id: String::new(), date, ..original.clone() }
+            let date = if rng.pct(50) {
+                original.date + chrono::Days::new(shift)
+            } else {
+                original.date - chrono::Days::new(shift)
+            };
+            Row {
+                id: String::new(),
+                date,
+                ..original.clone()
+            }
         } else {
             Row {
                 id: String::new(),
@@ -361,13 +408,24 @@ fn main() -> Result<()> {
                 counterparty: company(&mut rng),
             }
         };
-        ledger.push(Row { id: ledger_id(), ..l });
+        ledger.push(Row {
+            id: ledger_id(),
+            ..l
+        });
     }
 
     shuffle(&mut rng, &mut bank);
     shuffle(&mut rng, &mut ledger);
-    write_rows(&dir.join("bank.csv"), "id,booking_date,amount,currency,reference,counterparty", &bank)?;
-    write_rows(&dir.join("ledger.csv"), "entry_id,posting_date,amount,currency,doc_ref,customer", &ledger)?;
+    write_rows(
+        &dir.join("bank.csv"),
+        "id,booking_date,amount,currency,reference,counterparty",
+        &bank,
+    )?;
+    write_rows(
+        &dir.join("ledger.csv"),
+        "entry_id,posting_date,amount,currency,doc_ref,customer",
+        &ledger,
+    )?;
     std::fs::write(dir.join("truth.csv"), truth)?;
     eprintln!(
         "gen-recon-data: {} bank rows, {} ledger rows in {}; {pairs} pairs ({n_variant} reference variants, {n_typo} typos, {n_cent} one-cent differences), {splits} split payments ({parts} ledger rows), noise {bank_noise} bank / {ledger_noise} ledger ({n_double} double bookings)",

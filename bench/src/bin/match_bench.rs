@@ -35,15 +35,26 @@ const RULES: &str = r#"{"version": 1, "passes": [{
 }]}"#;
 
 fn import(path: &Path, mapping_json: &str) -> Result<Vec<Record>> {
-    let mapping = Mapping::from_json(mapping_json)
-        .map_err(|e| anyhow!("mapping: {}", e.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("; ")))?;
+    let mapping = Mapping::from_json(mapping_json).map_err(|e| {
+        anyhow!(
+            "mapping: {}",
+            e.iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
     let file = File::open(path).with_context(|| format!("open {}", path.display()))?;
     // A rough capacity guess (about 60 bytes a row) saves the reallocation copies.
     let guess = file.metadata().map(|m| m.len() / 60).unwrap_or(0) as usize;
     let mut records = Vec::with_capacity(guess);
-    let report = sources::import_csv(file, &CsvOptions::default(), &mapping, OnError::Reject, |r| {
-        records.push(r.record)
-    })
+    let report = sources::import_csv(
+        file,
+        &CsvOptions::default(),
+        &mapping,
+        OnError::Reject,
+        |r| records.push(r.record),
+    )
     .map_err(|e| anyhow!("import {}: {e}", path.display()))?;
     records.shrink_to_fit();
     eprintln!(
@@ -62,14 +73,21 @@ fn main() -> Result<()> {
     if paths.len() != 3 {
         bail!("usage: match-bench <bank.csv> <ledger.csv> <out-dir> [--sequential]");
     }
-    let (bank_path, ledger_path, out) = (PathBuf::from(paths[0]), PathBuf::from(paths[1]), PathBuf::from(paths[2]));
+    let (bank_path, ledger_path, out) = (
+        PathBuf::from(paths[0]),
+        PathBuf::from(paths[1]),
+        PathBuf::from(paths[2]),
+    );
     std::fs::create_dir_all(&out)?;
     let rules = matching::RuleSet::from_json_str(RULES).map_err(|e| anyhow!("rules: {e}"))?;
 
     let total = Instant::now();
     let t = Instant::now();
     let (left, right) = if sequential {
-        (import(&bank_path, BANK_MAPPING)?, import(&ledger_path, LEDGER_MAPPING)?)
+        (
+            import(&bank_path, BANK_MAPPING)?,
+            import(&ledger_path, LEDGER_MAPPING)?,
+        )
     } else {
         std::thread::scope(|s| -> Result<_> {
             let l = s.spawn(|| import(&bank_path, BANK_MAPPING));
@@ -81,7 +99,8 @@ fn main() -> Result<()> {
     let import_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let outcome = matching::reconcile(&rules, &left, &right).map_err(|e| anyhow!("reconcile: {e}"))?;
+    let outcome =
+        matching::reconcile(&rules, &left, &right).map_err(|e| anyhow!("reconcile: {e}"))?;
     let match_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -96,7 +115,8 @@ fn main() -> Result<()> {
         ])?;
     }
     w.flush()?;
-    let (mut suggested_left, mut suggested_right): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+    let (mut suggested_left, mut suggested_right): (Vec<&str>, Vec<&str>) =
+        (Vec::new(), Vec::new());
     for s in &outcome.suggestions {
         let (subject, others) = match s.side {
             domain::records::Side::Left => (&mut suggested_left, &mut suggested_right),
@@ -112,8 +132,16 @@ fn main() -> Result<()> {
     suggested_right.sort_unstable();
     suggested_right.dedup();
     for (name, unmatched, suggested) in [
-        ("unmatched_left.csv", &outcome.unmatched_left, &suggested_left),
-        ("unmatched_right.csv", &outcome.unmatched_right, &suggested_right),
+        (
+            "unmatched_left.csv",
+            &outcome.unmatched_left,
+            &suggested_left,
+        ),
+        (
+            "unmatched_right.csv",
+            &outcome.unmatched_right,
+            &suggested_right,
+        ),
     ] {
         let mut w = csv::WriterBuilder::new().from_path(out.join(name))?;
         w.write_record(["id", "status"])?;
