@@ -1,5 +1,9 @@
 //! One line of a data source, normalised: what importers produce and the matching engine reads.
 
+/// Text of a record: ids, references and names are short, so up to 24 bytes are stored inline
+/// (no heap allocation per field for a million-row file).
+pub use compact_str::{CompactString, ToCompactString};
+
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -28,12 +32,12 @@ impl Side {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// The record's id within its data source (from the mapped id column, or the row number).
-    pub id: String,
+    pub id: CompactString,
     pub booking_date: NaiveDate,
     pub value_date: Option<NaiveDate>,
     pub amount: Decimal,
     pub currency: Currency,
-    pub reference: Option<String>,
-    pub counterparty: Option<String>,
-    pub description: Option<String>,
+    pub reference: Option<CompactString>,
+    pub counterparty: Option<CompactString>,
+    pub description: Option<CompactString>,
 }

@@ -19,12 +19,12 @@ fn side(prefix: &str, n: usize, shift: i64) -> Vec<Record> {
             // multiplier (2654435761 is prime): each reference occurs once per side.
             let k = (i as u64 * 2_654_435_761) % n as u64;
             Record {
-                id: format!("{prefix}{i}"),
+                id: format!("{prefix}{i}").into(),
                 booking_date: base + chrono::Duration::days((k % 28) as i64 + shift),
                 value_date: None,
                 amount: Decimal::new(1_000 + (k as i64 * 37) % 1_000_000, 2),
                 currency: eur,
-                reference: Some(format!("INV-{k:08}")),
+                reference: Some(format!("INV-{k:08}").into()),
                 counterparty: None,
                 description: None,
             }

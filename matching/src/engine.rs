@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::Datelike;
 use domain::money::Currency;
-use domain::records::{Record, Side};
+use domain::records::{CompactString, Record, Side};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
@@ -292,7 +292,7 @@ fn text_of(r: &Record, field: TextField) -> Option<&str> {
     }
 }
 
-fn trimmed(s: &Option<String>) -> Option<&str> {
+fn trimmed(s: &Option<CompactString>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
@@ -924,7 +924,7 @@ impl<'a> Engine<'a> {
                             Side::Left => (vec![t], g.clone()),
                             Side::Right => (g.clone(), vec![t]),
                         };
-                        let mut records: Vec<String> =
+                        let mut records: Vec<CompactString> =
                             g.iter().map(|&m| members[m as usize].id.clone()).collect();
                         records.sort();
                         Candidate {
@@ -1112,7 +1112,7 @@ impl<'a> Engine<'a> {
         };
         tally(self.left, &self.status_left, Side::Left);
         tally(self.right, &self.status_right, Side::Right);
-        let unmatched = |recs: &[Record], status: &[u8]| -> Vec<String> {
+        let unmatched = |recs: &[Record], status: &[u8]| -> Vec<CompactString> {
             recs.iter()
                 .zip(status)
                 .filter(|(_, s)| **s == AVAILABLE)

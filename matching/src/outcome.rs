@@ -1,7 +1,7 @@
 //! What a reconciliation produces.
 
 use domain::money::Currency;
-use domain::records::Side;
+use domain::records::{CompactString, Side};
 use rust_decimal::Decimal;
 use std::fmt;
 use std::sync::Arc;
@@ -18,9 +18,9 @@ pub struct MatchOutcome {
     /// Ties for a person to decide, in pass order; within a pass, left subjects first, by id.
     pub suggestions: Vec<Suggestion>,
     /// Ids of left records in no match and no suggestion, in input order.
-    pub unmatched_left: Vec<String>,
+    pub unmatched_left: Vec<CompactString>,
     /// Ids of right records in no match and no suggestion, in input order.
-    pub unmatched_right: Vec<String>,
+    pub unmatched_right: Vec<CompactString>,
     /// Counts and sums per currency, ordered by currency code.
     pub summary: Vec<CurrencySummary>,
 }
@@ -32,9 +32,9 @@ pub struct MatchGroup {
     /// Shared by all matches and suggestions of the pass.
     pub pass_name: Arc<str>,
     /// Left record ids, ordered by id (one unless the pass is many_to_one or many_to_many).
-    pub left: Vec<String>,
+    pub left: Vec<CompactString>,
     /// Right record ids, ordered by id (one unless the pass is one_to_many or many_to_many).
-    pub right: Vec<String>,
+    pub right: Vec<CompactString>,
     /// 0..=1: the mean of the graded conditions (amount, date, each similarity), 1 = perfect.
     pub score: f64,
     pub reason: MatchReason,
@@ -170,7 +170,7 @@ pub struct Suggestion {
     /// The side of the subject record.
     pub side: Side,
     /// The subject record's id.
-    pub record: String,
+    pub record: CompactString,
     /// The tied candidates (records of the other side), ordered by their ids.
     pub candidates: Vec<Candidate>,
 }
@@ -179,7 +179,7 @@ pub struct Suggestion {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
     /// Ids of the other side's records, ordered by id.
-    pub records: Vec<String>,
+    pub records: Vec<CompactString>,
     pub score: f64,
     pub reason: MatchReason,
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 use domain::money::Currency;
-use domain::records::{Record, Side};
+use domain::records::{CompactString, Record, Side};
 use matching::{MatchOutcome, RuleSet};
 use proptest::prelude::*;
 use rust_decimal::prelude::ToPrimitive;
@@ -198,10 +198,10 @@ fn pair_score(p: &Params, l: &Record, r: &Record) -> Option<f64> {
 
 #[derive(Debug, PartialEq, Eq)]
 struct Decided {
-    pairs: BTreeSet<(String, String)>,
-    suggestions: BTreeSet<(Side, String, Vec<String>)>,
-    unmatched_left: BTreeSet<String>,
-    unmatched_right: BTreeSet<String>,
+    pairs: BTreeSet<(CompactString, CompactString)>,
+    suggestions: BTreeSet<(Side, CompactString, Vec<CompactString>)>,
+    unmatched_left: BTreeSet<CompactString>,
+    unmatched_right: BTreeSet<CompactString>,
 }
 
 fn oracle_one_to_one(p: &Params, left: &[Record], right: &[Record]) -> Decided {
@@ -271,7 +271,8 @@ fn oracle_one_to_one(p: &Params, left: &[Record], right: &[Record]) -> Decided {
                         let mut tied: Vec<usize> = v.clone();
                         tied.sort_by(|&a, &b| right[a].id.cmp(&right[b].id));
                         tied.truncate(matching::MAX_LISTED_TIES);
-                        let ids: Vec<String> = tied.iter().map(|&r| right[r].id.clone()).collect();
+                        let ids: Vec<CompactString> =
+                            tied.iter().map(|&r| right[r].id.clone()).collect();
                         suggestions.insert((Side::Left, left[l].id.clone(), ids));
                         wl[l] = false;
                         for &r in &tied {
@@ -286,7 +287,8 @@ fn oracle_one_to_one(p: &Params, left: &[Record], right: &[Record]) -> Decided {
                         let mut tied: Vec<usize> = v.clone();
                         tied.sort_by(|&a, &b| left[a].id.cmp(&left[b].id));
                         tied.truncate(matching::MAX_LISTED_TIES);
-                        let ids: Vec<String> = tied.iter().map(|&l| left[l].id.clone()).collect();
+                        let ids: Vec<CompactString> =
+                            tied.iter().map(|&l| left[l].id.clone()).collect();
                         suggestions.insert((Side::Right, right[r].id.clone(), ids));
                         wr[r] = false;
                         for &l in &tied {
@@ -330,7 +332,8 @@ fn decided(out: &MatchOutcome) -> Decided {
             .suggestions
             .iter()
             .map(|s| {
-                let ids: Vec<String> = s.candidates.iter().map(|c| c.records[0].clone()).collect();
+                let ids: Vec<CompactString> =
+                    s.candidates.iter().map(|c| c.records[0].clone()).collect();
                 let mut sorted = ids.clone();
                 sorted.sort();
                 assert_eq!(ids, sorted, "candidates ordered by id");
@@ -346,8 +349,8 @@ fn decided(out: &MatchOutcome) -> Decided {
 type Pick = (f64, usize, usize, usize, Vec<Vec<usize>>);
 
 type GroupDecision = (
-    BTreeSet<(String, Vec<String>)>,
-    BTreeSet<(String, Vec<Vec<String>>)>,
+    BTreeSet<(CompactString, Vec<CompactString>)>,
+    BTreeSet<(CompactString, Vec<Vec<CompactString>>)>,
 );
 
 /// 1:N (or N:1, with the sides swapped) by brute force: repeatedly take the target whose best
@@ -439,7 +442,7 @@ fn oracle_groups(
                     avail_m[m] = false;
                 }
             }
-            let mut listed: Vec<Vec<String>> = tied.iter().map(ids).collect();
+            let mut listed: Vec<Vec<CompactString>> = tied.iter().map(ids).collect();
             listed.sort();
             suggestions.insert((targets[t].id.clone(), listed));
         }
@@ -506,7 +509,7 @@ proptest! {
         cands.sort_by(|&a, &b| right[a].amount.cmp(&right[b].amount).then(right[a].id.cmp(&right[b].id)));
         // All subsets of 2..=max_group candidates, in lexicographic order of positions.
         let mut best: Option<(f64, usize)> = None;
-        let mut tied: Vec<Vec<String>> = vec![];
+        let mut tied: Vec<Vec<CompactString>> = vec![];
         let n = cands.len();
         let mut subsets: Vec<Vec<usize>> = (0u32..(1 << n))
             .map(|mask| (0..n).filter(|&k| mask & (1 << k) != 0).collect::<Vec<_>>())
@@ -518,7 +521,7 @@ proptest! {
             let Some(ac) = amount_component(&p, sum, t.amount) else { continue };
             let date_sum: i64 = s.iter().map(|&k| p.window + 1 - days(t, &right[cands[k]])).sum();
             let sc = score(ac, date_sum, s.len(), p.window);
-            let mut ids: Vec<String> = s.iter().map(|&k| right[cands[k]].id.clone()).collect();
+            let mut ids: Vec<CompactString> = s.iter().map(|&k| right[cands[k]].id.clone()).collect();
             ids.sort();
             match best {
                 Some((bs, bn)) if sc == bs && s.len() == bn => tied.push(ids),
@@ -541,7 +544,7 @@ proptest! {
             _ => {
                 prop_assert!(out.matches.is_empty());
                 prop_assert_eq!(out.suggestions.len(), 1);
-                let listed: Vec<Vec<String>> = out.suggestions[0].candidates.iter().map(|c| c.records.clone()).collect();
+                let listed: Vec<Vec<CompactString>> = out.suggestions[0].candidates.iter().map(|c| c.records.clone()).collect();
                 tied.truncate(matching::MAX_LISTED_TIES);
                 tied.sort();
                 prop_assert_eq!(listed, tied);
@@ -574,7 +577,7 @@ proptest! {
             prop_assert_eq!(t.len(), 1);
             got_matches.insert((t[0].clone(), g.clone()));
         }
-        let got_suggestions: BTreeSet<(String, Vec<Vec<String>>)> = out
+        let got_suggestions: BTreeSet<(CompactString, Vec<Vec<CompactString>>)> = out
             .suggestions
             .iter()
             .map(|s| (s.record.clone(), s.candidates.iter().map(|c| c.records.clone()).collect()))
@@ -625,7 +628,7 @@ proptest! {
         }
         // Input order does not matter.
         let summary = |o: &MatchOutcome| {
-            let mut m: BTreeMap<(Vec<String>, Vec<String>), f64> = BTreeMap::new();
+            let mut m: BTreeMap<(Vec<CompactString>, Vec<CompactString>), f64> = BTreeMap::new();
             for g in &o.matches {
                 m.insert((g.left.clone(), g.right.clone()), g.score);
             }

@@ -397,14 +397,14 @@ fn convert_entry(n: &Node, st: &Statement, entry_no: u64) -> Result<ImportedReco
     match (magnitude, currency, credit, booking_date) {
         (Some(m), Some(currency), Some(credit), Some(booking_date)) if errors.is_empty() => {
             let record = Record {
-                id,
+                id: id.into(),
                 booking_date,
                 value_date,
                 amount: if credit { m } else { -m },
                 currency,
-                reference,
-                counterparty,
-                description,
+                reference: reference.map(Into::into),
+                counterparty: counterparty.map(Into::into),
+                description: description.map(Into::into),
             };
             Ok(ImportedRecord {
                 fingerprint: fingerprint(&record),

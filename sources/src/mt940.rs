@@ -293,14 +293,15 @@ impl<F: FnMut(Result<ImportedRecord, Vec<RowError>>)> Parser<F> {
                             st.number,
                             opening_date.format("%Y%m%d"),
                             st.transactions
-                        ),
+                        )
+                        .into(),
                         booking_date: t.entry_date.unwrap_or(t.value_date),
                         value_date: Some(t.value_date),
                         amount: t.amount,
                         currency,
-                        reference,
-                        counterparty: tx.info.as_deref().and_then(structured_name),
-                        description: tx.info.clone().or(t.supplementary.clone()),
+                        reference: reference.map(Into::into),
+                        counterparty: tx.info.as_deref().and_then(structured_name).map(Into::into),
+                        description: tx.info.clone().or(t.supplementary.clone()).map(Into::into),
                     };
                     Ok(ImportedRecord {
                         fingerprint: fingerprint(&record),

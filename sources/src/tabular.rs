@@ -2,14 +2,14 @@
 
 use chrono::NaiveDate;
 use domain::money::Currency;
-use domain::records::Record;
+use domain::records::{CompactString, Record, ToCompactString};
 use rust_decimal::Decimal;
 
 use crate::decimal::{decimal_from_f64, f64_text, parse_decimal};
 use crate::fingerprint::fingerprint;
 use crate::mapping::{parse_date, AmountCols, Col, Resolved};
 use crate::report::{ImportedRecord, PreviewRow, RowError};
-use crate::text::non_empty;
+use crate::text::non_empty_field;
 
 /// One cell as a source delivers it.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,9 +134,12 @@ impl<'c, 'a> Row<'c, 'a> {
         parsed.map_err(|e| self.err(col, e)).ok()
     }
 
-    fn text(&mut self, col: &Option<Col>) -> Option<String> {
+    fn text(&mut self, col: &Option<Col>) -> Option<CompactString> {
         let col = col.as_ref()?;
-        self.optional_cell(col).and_then(|c| non_empty(&c.text()))
+        match self.optional_cell(col)? {
+            Cell::Text(s) => non_empty_field(s),
+            other => non_empty_field(&other.text()),
+        }
     }
 }
 
@@ -151,10 +154,13 @@ pub(crate) fn convert_row(cells: &[Cell<'_>], m: &Resolved, number: u64) -> RowO
         errors: Vec::new(),
     };
 
-    let id = match &m.id {
-        None => Some(number.to_string()),
-        Some(col) => match row.cell(col).map(Cell::text) {
-            Some(t) if !t.is_empty() => Some(t),
+    let id: Option<CompactString> = match &m.id {
+        None => Some(number.to_compact_string()),
+        Some(col) => match row.cell(col) {
+            Some(Cell::Text(s)) if !s.trim().is_empty() => Some(s.trim().into()),
+            Some(c @ (Cell::Number(_) | Cell::Int(_) | Cell::Date(_) | Cell::Bool(_))) => {
+                Some(c.text().into())
+            }
             Some(_) => {
                 row.err(col, "the id is empty");
                 None

@@ -80,6 +80,15 @@ async fn copy_in<'c>(
     })
 }
 
+/// Position of each record by id.
+fn id_index(records: &[Record]) -> HashMap<&str, usize> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect()
+}
+
 /// Stores the outcome of `run` and returns the SHA-256 over everything stored, in order.
 /// Fenced by the lease: `None` (and nothing stored) unless `worker` still holds the run.
 pub async fn store(
@@ -91,14 +100,7 @@ pub async fn store(
     left: &[Record],
     right: &[Record],
 ) -> Result<Option<String>, sqlx::Error> {
-    let index = |records: &[Record]| -> HashMap<String, usize> {
-        records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i))
-            .collect()
-    };
-    let (left_index, right_index) = (index(left), index(right));
+    let (left_index, right_index) = (id_index(left), id_index(right));
     let mut hasher = Sha256::new();
     let mut tx = pool.begin().await?;
     // Fenced by the lease, checked at the start and again just before commit. Not a row lock:
@@ -153,7 +155,7 @@ pub async fn store(
             (Side::Right, &outcome.unmatched_right, right, &right_index),
         ] {
             for (seq, id) in (1..).zip(ids.iter()) {
-                let Some(record) = index.get(id).map(|i| &records[*i]) else {
+                let Some(record) = index.get(id.as_str()).map(|i| &records[*i]) else {
                     continue;
                 };
                 line.clear();

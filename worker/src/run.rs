@@ -12,7 +12,7 @@ use commands::{CommandMetadata, CommandStore};
 use domain::job::{
     CurrencyValues, JobCommand, JobCounts, JobOutcome, JobProgress, JobStatus, RunManifest,
 };
-use domain::records::Record;
+use domain::records::{CompactString, Record};
 use domain::Currency;
 use futures::TryStreamExt;
 use matching::{MatchError, Matcher, RuleSet};
@@ -87,20 +87,25 @@ async fn load_records(
         let amount: String = row.try_get("amount")?;
         let currency: String = row.try_get("currency")?;
         fingerprints.push(row.try_get::<String, _>("fingerprint")?);
+        let text = |column: &str| -> Result<Option<CompactString>, sqlx::Error> {
+            Ok(row
+                .try_get::<Option<&str>, _>(column)?
+                .map(CompactString::from))
+        };
         records.push(Record {
-            id: row.try_get("record_id")?,
+            id: row.try_get::<&str, _>("record_id")?.into(),
             booking_date: row.try_get("booking_date")?,
             value_date: row.try_get("value_date")?,
             amount: Decimal::from_str(&amount)
                 .map_err(|e| RunError::Refused(format!("stored amount {amount}: {e}")))?,
             currency: Currency::parse(&currency).map_err(RunError::Refused)?,
-            reference: row.try_get("reference")?,
-            counterparty: row.try_get("counterparty")?,
-            description: row.try_get("description")?,
+            reference: text("reference")?,
+            counterparty: text("counterparty")?,
+            description: text("description")?,
         });
     }
     let mut seen = HashSet::with_capacity(records.len());
-    let repeated: HashSet<String> = records
+    let repeated: HashSet<CompactString> = records
         .iter()
         .filter(|r| !seen.insert(r.id.as_str()))
         .map(|r| r.id.clone())
@@ -112,7 +117,8 @@ async fn load_records(
                     "{}~{}",
                     record.id,
                     &fingerprint[..12.min(fingerprint.len())]
-                );
+                )
+                .into();
             }
         }
     }

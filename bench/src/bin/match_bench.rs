@@ -124,7 +124,7 @@ fn main() -> Result<()> {
         };
         subject.push(&s.record);
         for c in &s.candidates {
-            others.extend(c.records.iter().map(String::as_str));
+            others.extend(c.records.iter().map(domain::records::CompactString::as_str));
         }
     }
     suggested_left.sort_unstable();

@@ -19,12 +19,12 @@ pub fn day(n: i64) -> NaiveDate {
 /// A record on 2024-01-01 + `d` days, in EUR, with a reference.
 pub fn rec(id: &str, d: i64, amount: &str, reference: Option<&str>) -> Record {
     Record {
-        id: id.to_string(),
+        id: id.into(),
         booking_date: day(d),
         value_date: None,
         amount: dec(amount),
         currency: Currency::parse("EUR").unwrap(),
-        reference: reference.map(str::to_string),
+        reference: reference.map(Into::into),
         counterparty: None,
         description: None,
     }
@@ -36,12 +36,12 @@ pub fn cur(mut r: Record, c: &str) -> Record {
 }
 
 pub fn with_cp(mut r: Record, cp: &str) -> Record {
-    r.counterparty = Some(cp.to_string());
+    r.counterparty = Some(cp.into());
     r
 }
 
 pub fn with_desc(mut r: Record, d: &str) -> Record {
-    r.description = Some(d.to_string());
+    r.description = Some(d.into());
     r
 }
 
@@ -71,8 +71,8 @@ pub fn pairs(out: &MatchOutcome) -> Vec<(Vec<String>, Vec<String>)> {
         .matches
         .iter()
         .map(|m| {
-            let mut l = m.left.clone();
-            let mut r = m.right.clone();
+            let mut l: Vec<String> = m.left.iter().map(|s| s.to_string()).collect();
+            let mut r: Vec<String> = m.right.iter().map(|s| s.to_string()).collect();
             l.sort();
             r.sort();
             (l, r)
