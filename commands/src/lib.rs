@@ -6,6 +6,7 @@
 //!   late (gap-safe), for the relay, the embedded projector and replay.
 //! - [`migrations`] applies the SQL in `migrations/` at start-up and by `recon migrate`.
 
+pub mod aggregate_cache;
 pub mod metadata;
 pub mod migrations;
 pub mod reading;

@@ -1,11 +1,13 @@
-//! Runs commands: load the aggregate from the store, let it decide, append its events with the
-//! command's metadata, and answer with the new version and store position.
+//! Runs commands: load the aggregate (from the in-process cache, or the store), let it decide,
+//! append its events with the command's metadata, and answer with the new version and store
+//! position. See `aggregate_cache` for why a cached state can never decide wrongly.
 
 use std::sync::Arc;
 
+use crate::aggregate_cache::{AggregateCache, DEFAULT_CAPACITY};
 use crate::repository::{RecordingRepository, LAST_POSITION};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
 use domain::data_source::{DataSource, DataSourceCommand, DataSourceError};
 use domain::job::{Job, JobCommand, JobDefinition, JobError};
@@ -70,13 +72,20 @@ pub enum CreateJobError {
 }
 
 /// Aggregates whose state counts the events applied to them.
-pub trait Versioned {
+pub trait Versioned: Aggregate {
     fn version(&self) -> Version;
+    /// Whether the command creates the aggregate. Creation ids are freshly generated (UUID v7),
+    /// so the command is decided on the empty state without a load; should the id exist after
+    /// all, the append conflicts and the command is decided again on the stored state.
+    fn is_creation(command: &Self::Command) -> bool;
 }
 
 impl Versioned for Project {
     fn version(&self) -> Version {
         self.version
+    }
+    fn is_creation(command: &ProjectCommand) -> bool {
+        matches!(command, ProjectCommand::Create { .. })
     }
 }
 
@@ -84,11 +93,17 @@ impl Versioned for DataSource {
     fn version(&self) -> Version {
         self.version
     }
+    fn is_creation(command: &DataSourceCommand) -> bool {
+        matches!(command, DataSourceCommand::Create { .. })
+    }
 }
 
 impl Versioned for Job {
     fn version(&self) -> Version {
         self.version
+    }
+    fn is_creation(command: &JobCommand) -> bool {
+        matches!(command, JobCommand::Create { .. })
     }
 }
 
@@ -105,6 +120,9 @@ pub struct CommandStore {
     projects: Store<Project>,
     jobs: Store<Job>,
     sources: Store<DataSource>,
+    cached_projects: AggregateCache<Project>,
+    cached_jobs: AggregateCache<Job>,
+    cached_sources: AggregateCache<DataSource>,
     committed: Arc<Notify>,
     /// Wakes the task that tells other processes (LISTEN `recon_events`) that events committed.
     announce: Arc<Notify>,
@@ -137,6 +155,9 @@ impl CommandStore {
             projects: event_store(&pool),
             jobs: event_store(&pool),
             sources: event_store(&pool),
+            cached_projects: AggregateCache::new(DEFAULT_CAPACITY),
+            cached_jobs: AggregateCache::new(DEFAULT_CAPACITY),
+            cached_sources: AggregateCache::new(DEFAULT_CAPACITY),
             pool,
             committed: Arc::new(Notify::new()),
             announce,
@@ -158,7 +179,8 @@ impl CommandStore {
         command: ProjectCommand,
         metadata: &CommandMetadata,
     ) -> Result<Committed, CommandError<ProjectError>> {
-        self.execute(&self.projects, id, command, metadata).await
+        self.execute(&self.projects, &self.cached_projects, id, command, metadata)
+            .await
     }
 
     pub async fn job(
@@ -167,7 +189,8 @@ impl CommandStore {
         command: JobCommand,
         metadata: &CommandMetadata,
     ) -> Result<Committed, CommandError<JobError>> {
-        self.execute(&self.jobs, id, command, metadata).await
+        self.execute(&self.jobs, &self.cached_jobs, id, command, metadata)
+            .await
     }
 
     pub async fn data_source(
@@ -176,7 +199,8 @@ impl CommandStore {
         command: DataSourceCommand,
         metadata: &CommandMetadata,
     ) -> Result<Committed, CommandError<DataSourceError>> {
-        self.execute(&self.sources, id, command, metadata).await
+        self.execute(&self.sources, &self.cached_sources, id, command, metadata)
+            .await
     }
 
     /// The data source's current state, folded from its events.
@@ -235,24 +259,66 @@ impl CommandStore {
     async fn execute<A>(
         &self,
         store: &Store<A>,
+        cache: &AggregateCache<A>,
         id: Uuid,
         command: A::Command,
         metadata: &CommandMetadata,
     ) -> Result<Committed, CommandError<A::Error>>
     where
-        A: Aggregate<Services = ()> + Versioned,
+        A: Aggregate<Services = ()> + Versioned + Clone,
+        A::Command: Clone,
     {
         let aggregate_id = id.to_string();
-        let mut context = store.load_aggregate(&aggregate_id).await?;
+        let assumed = if A::is_creation(&command) {
+            Some((A::default(), 0))
+        } else {
+            cache.get(id)
+        };
+        if let Some((aggregate, current_sequence)) = assumed {
+            let context = EventStoreAggregateContext {
+                aggregate_id: aggregate_id.clone(),
+                aggregate,
+                current_sequence,
+                current_snapshot: None,
+            };
+            match self
+                .decide_and_append(store, cache, id, context, command.clone(), metadata)
+                .await
+            {
+                // The assumed state may be behind the store: decide again on the stored one.
+                Err(CommandError::Conflict | CommandError::Rejected(_)) => cache.forget(id),
+                decided => return decided,
+            }
+        }
+        let context = store.load_aggregate(&aggregate_id).await?;
+        self.decide_and_append(store, cache, id, context, command, metadata)
+            .await
+    }
+
+    /// Lets the aggregate in `context` decide, appends its events, and keeps the new state in
+    /// `cache` (or forgets the aggregate when the append failed).
+    async fn decide_and_append<A>(
+        &self,
+        store: &Store<A>,
+        cache: &AggregateCache<A>,
+        id: Uuid,
+        mut context: EventStoreAggregateContext<A>,
+        command: A::Command,
+        metadata: &CommandMetadata,
+    ) -> Result<Committed, CommandError<A::Error>>
+    where
+        A: Aggregate<Services = ()> + Versioned + Clone,
+    {
         let sink: EventSink<A> = EventSink::default();
-        let aggregate = context.aggregate();
-        let version_before = aggregate.version();
-        aggregate
+        let version_before = context.aggregate.version();
+        context
+            .aggregate
             .handle(command, &(), &sink)
             .await
             .map_err(CommandError::Rejected)?;
         let events = sink.collect().await;
         if events.is_empty() {
+            cache.put(id, context.aggregate.clone(), context.current_sequence);
             return Ok(Committed {
                 id,
                 version: version_before,
@@ -260,21 +326,30 @@ impl CommandStore {
                 events: 0,
             });
         }
+        let mut next = context.aggregate.clone();
+        for event in &events {
+            next.apply(event.clone());
+        }
         let (committed, position) = LAST_POSITION
             .scope(std::cell::Cell::new(None), async {
                 let committed = store.commit(events, context, metadata.to_map()).await;
                 (committed, LAST_POSITION.with(|p| p.get()))
             })
             .await;
-        let committed = committed?;
+        let committed = match committed {
+            Ok(committed) => committed,
+            Err(e) => {
+                cache.forget(id);
+                return Err(e.into());
+            }
+        };
         self.committed.notify_one();
         self.announce.notify_one();
-        let last_sequence = committed
-            .last()
-            .map_or(version_before, |e| e.sequence as u64);
+        let last_sequence = committed.last().map_or(0, |e| e.sequence);
+        cache.put(id, next, last_sequence);
         Ok(Committed {
             id,
-            version: last_sequence,
+            version: last_sequence as u64,
             position,
             events: committed.len(),
         })

@@ -107,6 +107,61 @@ async fn stale_if_match_and_refused_commands_are_errors_not_events() {
     );
 }
 
+/// Two processes (two command stores, each with its own aggregate cache) on one store: a
+/// cached state that is behind the store never refuses a command wrongly nor overwrites.
+#[tokio::test]
+async fn a_stale_aggregate_cache_is_corrected_by_the_store() {
+    let (a, db) = store().await;
+    let b = CommandStore::new(db.pool.clone());
+    let meta = CommandMetadata::system("t");
+    let id = Uuid::new_v4();
+    let update = |expected_version: Option<u64>, name: &str| ProjectCommand::Update {
+        expected_version,
+        name: Name::parse(name).unwrap(),
+        description: Description::default(),
+    };
+    a.project(id, create(id, "P"), &meta).await.unwrap(); // a caches version 1
+    b.project(id, update(Some(1), "by b"), &meta).await.unwrap(); // the store is at 2
+
+    // a's cache says version 1; If-Match 2 is right for the store, so it must succeed.
+    let v3 = a.project(id, update(Some(2), "by a"), &meta).await.unwrap();
+    assert_eq!(v3.version, 3);
+
+    // b archives (b's cache is at 2, the store at 3: b is corrected too).
+    let archived = b
+        .project(
+            id,
+            ProjectCommand::Archive {
+                expected_version: None,
+            },
+            &meta,
+        )
+        .await
+        .unwrap();
+    assert_eq!(archived.version, 4);
+    // a's cache says active at 3: the update would pass there, but the stored project is
+    // archived, so it is refused and nothing is appended.
+    let refused = a.project(id, update(None, "too late"), &meta).await;
+    assert!(
+        matches!(refused, Err(CommandError::Rejected(ProjectError::Archived))),
+        "{refused:?}"
+    );
+    // A creation decided on the assumed-empty state conflicts, then is refused on the stored one.
+    let again = b.project(id, create(id, "again"), &meta).await;
+    assert!(
+        matches!(
+            again,
+            Err(CommandError::Rejected(ProjectError::AlreadyExists))
+        ),
+        "{again:?}"
+    );
+    let history = aggregate_history(&db.pool, &id.to_string()).await.unwrap();
+    assert_eq!(history.len(), 4);
+    let project = a.load_project(id).await.unwrap();
+    assert_eq!(project.version, 4);
+    assert_eq!(project.name.as_ref().map(|n| n.as_str()), Some("by a"));
+}
+
 #[tokio::test]
 async fn concurrent_commands_on_one_aggregate_conflict_instead_of_overwriting() {
     let (store, db) = store().await;

@@ -69,7 +69,9 @@ fn import(path: &Path, mapping_json: &str) -> Result<Vec<Record>> {
 
 /// `left_ids,right_ids,pass,score`; ids of a group `;`-joined, score with 9 decimals.
 fn write_matches(path: &Path, matches: &[matching::MatchGroup]) -> Result<()> {
-    let mut w = csv::WriterBuilder::new().buffer_capacity(1 << 20).from_path(path)?;
+    let mut w = csv::WriterBuilder::new()
+        .buffer_capacity(1 << 20)
+        .from_path(path)?;
     w.write_record(["left_ids", "right_ids", "pass", "score"])?;
     let mut buf = String::new();
     for m in matches {
@@ -100,7 +102,9 @@ fn write_matches(path: &Path, matches: &[matching::MatchGroup]) -> Result<()> {
 
 /// `id,status`: the unmatched ids, then the ids withheld in suggestions.
 fn write_unmatched(path: &Path, unmatched: &[CompactString], suggested: &[&str]) -> Result<()> {
-    let mut w = csv::WriterBuilder::new().buffer_capacity(1 << 20).from_path(path)?;
+    let mut w = csv::WriterBuilder::new()
+        .buffer_capacity(1 << 20)
+        .from_path(path)?;
     w.write_record(["id", "status"])?;
     for id in unmatched {
         w.write_record([id.as_str(), "unmatched"])?;
@@ -169,9 +173,19 @@ fn main() -> Result<()> {
     // The matches file on one thread, the two unmatched files on the other.
     std::thread::scope(|s| -> Result<()> {
         let matches = s.spawn(|| write_matches(&out.join("matches.csv"), &outcome.matches));
-        write_unmatched(&out.join("unmatched_left.csv"), &outcome.unmatched_left, &suggested_left)?;
-        write_unmatched(&out.join("unmatched_right.csv"), &outcome.unmatched_right, &suggested_right)?;
-        matches.join().map_err(|_| anyhow!("writer thread panicked"))?
+        write_unmatched(
+            &out.join("unmatched_left.csv"),
+            &outcome.unmatched_left,
+            &suggested_left,
+        )?;
+        write_unmatched(
+            &out.join("unmatched_right.csv"),
+            &outcome.unmatched_right,
+            &suggested_right,
+        )?;
+        matches
+            .join()
+            .map_err(|_| anyhow!("writer thread panicked"))?
     })?;
     let write_s = t.elapsed().as_secs_f64();
     let total_s = total.elapsed().as_secs_f64();
