@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::MappingError;
+use crate::text::trim;
 
 /// How amounts are written in a file.
 ///
@@ -106,6 +107,67 @@ impl DecimalFormat {
 ///
 /// The error is a sentence quoting the value, e.g. `"12,3x" is not a decimal number`.
 pub fn parse_decimal(raw: &str, format: &DecimalFormat) -> Result<Decimal, String> {
+    match parse_plain(trim(raw), format) {
+        Some(d) => Ok(d),
+        None => parse_general(raw, format),
+    }
+}
+
+/// The fast path for the common plain form: an optional sign, digits and at most one decimal
+/// separator (`-1234.56`, `+7`, `.5`, `5.`), 18 digits at most so the mantissa fits an `i64`.
+/// `None` for anything else (grouping, parentheses, trailing minus, errors), which
+/// [`parse_general`] handles; where both apply they give the same decimal, scale included.
+fn parse_plain(body: &str, format: &DecimalFormat) -> Option<Decimal> {
+    // The general parser splits at the separator before anything else: only a separator that
+    // cannot be mistaken for a digit or sign is safe here, and a digit as thousands separator
+    // would turn plain digits into groups.
+    let separator = match format.decimal_separator {
+        '.' => b'.',
+        ',' => b',',
+        _ => return None,
+    };
+    if format
+        .thousands_separator
+        .is_some_and(|t| t.is_ascii_digit())
+    {
+        return None;
+    }
+    let (negative, rest) = match body.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        all => (false, all),
+    };
+    let mut mantissa: i64 = 0;
+    let mut digits = 0;
+    let mut scale: Option<u32> = None;
+    for &b in rest {
+        if b.is_ascii_digit() {
+            digits += 1;
+            if digits > 18 {
+                return None;
+            }
+            mantissa = mantissa * 10 + i64::from(b - b'0');
+            if let Some(s) = scale.as_mut() {
+                *s += 1;
+            }
+        } else if b == separator && scale.is_none() {
+            scale = Some(0);
+        } else {
+            return None;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    Decimal::try_new(
+        if negative { -mantissa } else { mantissa },
+        scale.unwrap_or(0),
+    )
+    .ok()
+}
+
+/// The general parser: grouping, parentheses, trailing minus, and the error messages.
+fn parse_general(raw: &str, format: &DecimalFormat) -> Result<Decimal, String> {
     let not_a_number = |why: &str| {
         if why.is_empty() {
             format!("\"{raw}\" is not a decimal number")
@@ -302,6 +364,48 @@ mod tests {
     }
 
     #[test]
+    fn fast_path_takes_the_plain_forms() {
+        for (text, format) in [
+            ("1234.56", DecimalFormat::POINT),
+            ("-0.50", DecimalFormat::POINT),
+            ("+7", DecimalFormat::POINT),
+            (".5", DecimalFormat::POINT),
+            ("5.", DecimalFormat::POINT),
+            ("-0.00", DecimalFormat::POINT),
+            ("999999999999999999", DecimalFormat::POINT),
+            ("1234,56", DecimalFormat::new(',', Some('.'))),
+            ("1234.56", DecimalFormat::new('.', Some(','))),
+        ] {
+            let fast = parse_plain(text, &format).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(
+                parse_general(text, &format).map(|d| d.serialize()),
+                Ok(fast.serialize()),
+                "{text}"
+            );
+        }
+        for (text, format) in [
+            ("1,234.56", DecimalFormat::new('.', Some(','))),
+            ("(5.00)", DecimalFormat::POINT),
+            ("5.00-", DecimalFormat::POINT),
+            ("1.2.3", DecimalFormat::POINT),
+            ("1234,56", DecimalFormat::POINT),
+            ("-", DecimalFormat::POINT),
+            (".", DecimalFormat::POINT),
+            ("", DecimalFormat::POINT),
+            ("--5", DecimalFormat::POINT),
+            ("1000000000000000000", DecimalFormat::POINT),
+            ("1525", DecimalFormat::new('5', None)),
+            ("1234", DecimalFormat::new('.', Some('2'))),
+        ] {
+            assert_eq!(parse_plain(text, &format), None, "{text}");
+        }
+        // Zero never keeps a minus sign, as with the general parser.
+        assert!(!parse_decimal("-0.00", &DecimalFormat::POINT)
+            .unwrap()
+            .is_sign_negative());
+    }
+
+    #[test]
     fn floats_convert_by_shortest_representation() {
         assert_eq!(decimal_from_f64(0.1), Ok(d("0.1")));
         assert_eq!(decimal_from_f64(1234.56), Ok(d("1234.56")));
@@ -374,6 +478,32 @@ mod tests {
             let text = write(value, &format, neg_style);
             let parsed = parse_decimal(&text, &format);
             prop_assert_eq!(parsed, Ok(value), "text {:?}", text);
+        }
+
+        /// The fast path agrees with the general parser, to the scale and sign of zero, and
+        /// `parse_decimal` as a whole with the general parser alone.
+        #[test]
+        fn fast_path_agrees_with_the_general_parser(
+            s in prop_oneof![
+                "[-+]?[0-9]{0,20}([.,][0-9]{0,20})?",
+                "[ (]?[-+]?[0-9.,' \u{a0}]{0,24}[-)]? ?",
+                "\\PC{0,12}",
+            ],
+            which in 0usize..7,
+        ) {
+            let format = formats()[which];
+            let general = parse_general(&s, &format);
+            if let Some(fast) = parse_plain(s.trim(), &format) {
+                prop_assert_eq!(
+                    general.clone().map(|d| d.serialize()),
+                    Ok(fast.serialize()),
+                    "{:?}", s
+                );
+            }
+            prop_assert_eq!(
+                parse_decimal(&s, &format).map(|d| d.serialize()),
+                general.map(|d| d.serialize())
+            );
         }
 
         #[test]

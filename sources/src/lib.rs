@@ -16,7 +16,8 @@
 //!
 //! Nothing here opens files, talks to the network or to a database: the callers hand in readers
 //! and receive [`ImportedRecord`]s through a callback (`FnMut(ImportedRecord)`), so a 200 MB file
-//! streams through without being held in memory.
+//! streams through without being held in memory. [`read_csv`] delivers [`ReadRecord`]s instead,
+//! without the fingerprint, for callers that do not need it (hashing is most of the work).
 //!
 //! Error policy ([`OnError`]): with `Reject` any bad row fails the whole import
 //! ([`ImportError::Rejected`] carries the [`ImportReport`]); with `Skip` bad rows are left out and
@@ -38,7 +39,7 @@ mod text;
 pub mod xlsx_import;
 
 pub use camt053::{import_camt053, parse_camt053};
-pub use csv_import::{import_csv, preview_csv, CsvOptions};
+pub use csv_import::{import_csv, preview_csv, read_csv, CsvOptions};
 pub use decimal::{parse_decimal, DecimalFormat};
 pub use error::{ImportError, MappingError};
 pub use fingerprint::{fingerprint, sha256_hex, HashingReader};
@@ -46,6 +47,7 @@ pub use mapping::{ColumnRef, Mapping};
 
 pub use mt940::{import_mt940, parse_mt940};
 pub use report::{
-    ImportReport, ImportedRecord, OnError, Preview, PreviewRow, RowError, MAX_LISTED_ERRORS,
+    ImportReport, ImportedRecord, OnError, Preview, PreviewRow, ReadRecord, RowError,
+    MAX_LISTED_ERRORS,
 };
 pub use xlsx_import::{import_xlsx, preview_xlsx, SheetRef, XlsxOptions};

@@ -33,13 +33,15 @@
 
 use std::fmt::{self, Write as _};
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::format::{Item, Numeric, Pad, Parsed, StrftimeItems};
+use chrono::NaiveDate;
 use domain::money::Currency;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::decimal::DecimalFormat;
 use crate::error::MappingError;
+use crate::text::trim;
 
 /// A column, by header name or by 0-based index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -287,7 +289,7 @@ impl Mapping {
             reference: get("reference"),
             counterparty: get("counterparty"),
             description: get("description"),
-            date_format: self.date_format.clone(),
+            date_format: DateFormat::new(&self.date_format),
             decimal: self.decimal,
         })
     }
@@ -319,7 +321,7 @@ pub(crate) struct Resolved {
     pub reference: Option<Col>,
     pub counterparty: Option<Col>,
     pub description: Option<Col>,
-    pub date_format: String,
+    pub date_format: DateFormat,
     pub decimal: DecimalFormat,
 }
 
@@ -394,7 +396,6 @@ fn bind(field: &str, column: &ColumnRef, headers: Option<&[String]>) -> Result<C
 
 /// Checks that `format` is a strftime format that writes and reads back a full date.
 pub(crate) fn validate_date_format(format: &str) -> Result<(), String> {
-    use chrono::format::{Item, StrftimeItems};
     if format.trim().is_empty() {
         return Err("is empty".to_string());
     }
@@ -409,7 +410,7 @@ pub(crate) fn validate_date_format(format: &str) -> Result<(), String> {
     if write!(written, "{}", sample.format(format)).is_err() {
         return Err(format!("\"{format}\" cannot write a date"));
     }
-    match parse_date(&written, format) {
+    match DateFormat::new(format).parse(&written) {
         Ok(d) if d == sample.date() => Ok(()),
         _ => Err(format!(
             "\"{format}\" does not identify a full date: it needs year, month and day (e.g. %d/%m/%Y)"
@@ -417,20 +418,132 @@ pub(crate) fn validate_date_format(format: &str) -> Result<(), String> {
     }
 }
 
-/// Parses a date written in `format`; a format with a time of day keeps the date part.
-pub(crate) fn parse_date(raw: &str, format: &str) -> Result<NaiveDate, String> {
-    let s = raw.trim();
-    if s.is_empty() {
-        return Err("the date is empty".to_string());
+/// A strftime date format, parsed once for a whole import rather than once per row; a format
+/// with a time of day keeps the date part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DateFormat {
+    text: String,
+    items: Vec<Item<'static>>,
+    digits: Option<DigitsOnly>,
+}
+
+impl DateFormat {
+    pub(crate) fn new(format: &str) -> Self {
+        // Error items are kept: parsing then fails on them, as it would with the text.
+        let items: Vec<Item<'static>> = StrftimeItems::new(format).map(Item::to_owned).collect();
+        Self {
+            text: format.to_string(),
+            digits: DigitsOnly::new(&items),
+            items,
+        }
     }
-    NaiveDate::parse_from_str(s, format)
-        .or_else(|_| NaiveDateTime::parse_from_str(s, format).map(|dt| dt.date()))
-        .map_err(|_| format!("\"{s}\" is not a date in the format \"{format}\""))
+
+    /// Parses a date (trimmed) written in this format.
+    pub(crate) fn parse(&self, raw: &str) -> Result<NaiveDate, String> {
+        let s = trim(raw);
+        if s.is_empty() {
+            return Err("the date is empty".to_string());
+        }
+        if let Some(date) = self.digits.as_ref().and_then(|d| d.parse(s)) {
+            return Ok(date);
+        }
+        self.parse_chrono(s)
+            .map_err(|_| format!("\"{s}\" is not a date in the format \"{}\"", self.text))
+    }
+
+    /// What `NaiveDate::parse_from_str` gives, or failing that the date of
+    /// `NaiveDateTime::parse_from_str` (both parse the same items, only the result differs).
+    fn parse_chrono(&self, s: &str) -> chrono::ParseResult<NaiveDate> {
+        let mut parsed = Parsed::new();
+        chrono::format::parse(&mut parsed, s, self.items.iter())?;
+        parsed
+            .to_naive_date()
+            .or_else(|_| parsed.to_naive_datetime_with_offset(0).map(|dt| dt.date()))
+    }
+}
+
+/// The fast path of a format made only of `%Y`, `%m`, `%d` (each once, zero-padded) and
+/// punctuation, such as `%Y-%m-%d`, `%d/%m/%Y` or `%d.%m.%Y`: a date written in it at full
+/// width (`2024-01-31`, not `2024-1-31`) is read digit by digit. Anything else (short fields,
+/// signs, spaces, impossible dates) is left to chrono, so the results are chrono's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DigitsOnly {
+    /// The date's bytes: [`DigitsOnly::DIGIT`] where a digit goes, otherwise the literal byte.
+    shape: Vec<u8>,
+    year: usize,
+    month: usize,
+    day: usize,
+}
+
+impl DigitsOnly {
+    /// Never a literal byte, which is punctuation.
+    const DIGIT: u8 = 0;
+
+    fn new(items: &[Item<'_>]) -> Option<Self> {
+        let (mut shape, mut year, mut month, mut day) = (Vec::new(), None, None, None);
+        for item in items {
+            match item {
+                Item::Numeric(numeric, Pad::Zero) => {
+                    let (at, width) = match numeric {
+                        Numeric::Year => (&mut year, 4),
+                        Numeric::Month => (&mut month, 2),
+                        Numeric::Day => (&mut day, 2),
+                        _ => return None,
+                    };
+                    if at.replace(shape.len()).is_some() {
+                        return None;
+                    }
+                    shape.resize(shape.len() + width, Self::DIGIT);
+                }
+                Item::Literal(text) => shape.extend_from_slice(punctuation(text)?),
+                Item::OwnedLiteral(text) => shape.extend_from_slice(punctuation(text)?),
+                _ => return None,
+            }
+        }
+        Some(Self {
+            shape,
+            year: year?,
+            month: month?,
+            day: day?,
+        })
+    }
+
+    /// The date, or `None` when `s` does not have exactly the shape or is not a real date.
+    fn parse(&self, s: &str) -> Option<NaiveDate> {
+        let bytes = s.as_bytes();
+        if bytes.len() != self.shape.len() {
+            return None;
+        }
+        for (&b, &want) in bytes.iter().zip(&self.shape) {
+            let fits = if want == Self::DIGIT {
+                b.is_ascii_digit()
+            } else {
+                b == want
+            };
+            if !fits {
+                return None;
+            }
+        }
+        let number = |at: usize, width: usize| -> Option<u32> {
+            let digits = bytes.get(at..at + width)?;
+            Some(digits.iter().fold(0, |n, &d| n * 10 + u32::from(d - b'0')))
+        };
+        let year = i32::try_from(number(self.year, 4)?).ok()?;
+        NaiveDate::from_ymd_opt(year, number(self.month, 2)?, number(self.day, 2)?)
+    }
+}
+
+/// The bytes of a literal made only of ASCII punctuation (`-`, `/`, `.`), else `None`.
+fn punctuation(text: &str) -> Option<&[u8]> {
+    let bytes = text.as_bytes();
+    (!bytes.is_empty() && bytes.iter().all(u8::is_ascii_punctuation)).then_some(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Datelike;
+    use proptest::prelude::*;
 
     #[test]
     fn parses_full_example() {
@@ -498,14 +611,145 @@ mod tests {
         assert!(validate_date_format("%Y-%m").is_err());
         assert!(validate_date_format("%Q").is_err());
         assert!(validate_date_format("").is_err());
+        let dmy = DateFormat::new("%d/%m/%Y");
         assert_eq!(
-            parse_date("31/01/2024", "%d/%m/%Y"),
+            dmy.parse("31/01/2024"),
             NaiveDate::from_ymd_opt(2024, 1, 31).ok_or(String::new())
         );
         assert_eq!(
-            parse_date("31/02/2024", "%d/%m/%Y").unwrap_err(),
+            dmy.parse("31/02/2024").unwrap_err(),
             "\"31/02/2024\" is not a date in the format \"%d/%m/%Y\""
         );
+    }
+
+    /// The original per-row parse (chrono re-reading the format every time): the oracle.
+    fn parse_date_oracle(raw: &str, format: &str) -> Result<NaiveDate, String> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err("the date is empty".to_string());
+        }
+        NaiveDate::parse_from_str(s, format)
+            .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, format).map(|dt| dt.date()))
+            .map_err(|_| format!("\"{s}\" is not a date in the format \"{format}\""))
+    }
+
+    /// Formats with the digits-only fast path, then some without.
+    const FAST_FORMATS: [&str; 8] = [
+        "%Y-%m-%d",
+        "%d/%m/%Y",
+        "%d.%m.%Y",
+        "%Y%m%d",
+        "%m/%d/%Y",
+        "%F",
+        "%Y/%d/%m",
+        "%d/%m/%Y%%",
+    ];
+    const SLOW_FORMATS: [&str; 6] = [
+        "%d.%m.%y",
+        "%Y-%m-%d %H:%M",
+        "%e/%m/%Y",
+        "%d %b %Y",
+        "%-d/%-m/%Y",
+        "%Y-%m-%dT%H:%M:%S",
+    ];
+
+    #[test]
+    fn fast_path_is_taken_only_for_digit_formats() {
+        for f in FAST_FORMATS {
+            let format = DateFormat::new(f);
+            let digits = format.digits.as_ref().unwrap_or_else(|| panic!("{f}"));
+            let sample = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+            assert_eq!(
+                digits.parse(&sample.format(f).to_string()),
+                Some(sample),
+                "{f}"
+            );
+        }
+        for f in SLOW_FORMATS {
+            assert!(DateFormat::new(f).digits.is_none(), "{f}");
+        }
+    }
+
+    #[test]
+    fn date_parsing_agrees_with_chrono_on_edge_cases() {
+        let inputs = [
+            "2024-01-31",
+            " 2024-01-31 ",
+            "2024-02-29",
+            "2023-02-29",
+            "2024-02-30",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-01-00",
+            "0000-01-01",
+            "9999-12-31",
+            "2024-1-31",
+            "24-01-31",
+            "+2024-01-31",
+            "-2024-01-31",
+            "2024-01-3a",
+            "2024/01/31",
+            "2024-01-31x",
+            "2024-01-311",
+            "",
+            "  ",
+            "20240131",
+            "31/01/2024",
+            "31.01.2024",
+            "01/31/2024",
+            "31/1/2024",
+            "2024-01-31 13:45",
+            "2024-01-31T13:45:30",
+            "31 Jan 2024",
+            "1/2/2024",
+            "01.02.24",
+            "31/01/2024%",
+            "２０２４-01-31",
+            "2024-01-31\u{a0}",
+        ];
+        for f in FAST_FORMATS.iter().chain(&SLOW_FORMATS) {
+            let format = DateFormat::new(f);
+            for input in inputs {
+                assert_eq!(
+                    format.parse(input),
+                    parse_date_oracle(input, f),
+                    "{f} {input:?}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn date_parsing_agrees_with_chrono(
+            which in 0usize..14,
+            input in prop_oneof![
+                "[0-9]{0,10}",
+                "[0-9/.: +-]{0,14}",
+                "[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}",
+                "\\PC{0,12}",
+            ],
+        ) {
+            let f = FAST_FORMATS.iter().chain(&SLOW_FORMATS).nth(which).unwrap();
+            prop_assert_eq!(DateFormat::new(f).parse(&input), parse_date_oracle(&input, f));
+        }
+
+        #[test]
+        fn written_dates_parse_like_chrono(
+            which in 0usize..14,
+            days in -800_000i32..4_000_000,
+            hour in 0u32..24,
+        ) {
+            let f = FAST_FORMATS.iter().chain(&SLOW_FORMATS).nth(which).unwrap();
+            let date = NaiveDate::from_num_days_from_ce_opt(days).unwrap();
+            let text = date.and_hms_opt(hour, 7, 9).unwrap().format(f).to_string();
+            let parsed = DateFormat::new(f).parse(&text);
+            prop_assert_eq!(&parsed, &parse_date_oracle(&text, f));
+            if (0..=9999).contains(&date.year()) && !f.contains("%y") {
+                prop_assert_eq!(parsed, Ok(date));
+            }
+        }
     }
 
     #[test]

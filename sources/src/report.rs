@@ -7,6 +7,7 @@ use domain::records::Record;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ImportError;
+use crate::fingerprint::fingerprint;
 
 /// At most this many row errors are listed in an [`ImportReport`]; `errors_total` counts all.
 pub const MAX_LISTED_ERRORS: usize = 1000;
@@ -21,6 +22,26 @@ pub struct ImportedRecord {
     /// there is one, is row 1); for MT940 the line of the `:61:` field; for camt.053 the entry's
     /// position in the file (1st `Ntry`, 2nd `Ntry`, … across all statements).
     pub row: u64,
+}
+
+/// A record as read, before its fingerprint is computed: for callers that do not need the
+/// fingerprint (hashing is most of an import's work), see [`crate::read_csv`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRecord {
+    pub record: Record,
+    /// Same numbering as [`ImportedRecord::row`].
+    pub row: u64,
+}
+
+impl ReadRecord {
+    /// The record with its fingerprint, as the `import_*` functions deliver it.
+    pub fn fingerprinted(self) -> ImportedRecord {
+        ImportedRecord {
+            fingerprint: fingerprint(&self.record),
+            record: self.record,
+            row: self.row,
+        }
+    }
 }
 
 /// One problem with one row (or statement entry).
@@ -100,14 +121,15 @@ pub struct PreviewRow {
     pub errors: Vec<RowError>,
 }
 
-/// Applies the [`OnError`] policy, feeds the sink and keeps the report.
-pub(crate) struct Driver<F: FnMut(ImportedRecord)> {
+/// Applies the [`OnError`] policy, feeds the sink (of [`ImportedRecord`]s or [`ReadRecord`]s)
+/// and keeps the report.
+pub(crate) struct Driver<F> {
     policy: OnError,
     sink: F,
     report: ImportReport,
 }
 
-impl<F: FnMut(ImportedRecord)> Driver<F> {
+impl<F> Driver<F> {
     pub(crate) fn new(policy: OnError, sink: F) -> Self {
         Self {
             policy,
@@ -116,7 +138,10 @@ impl<F: FnMut(ImportedRecord)> Driver<F> {
         }
     }
 
-    pub(crate) fn ok(&mut self, record: ImportedRecord) {
+    pub(crate) fn ok<T>(&mut self, record: T)
+    where
+        F: FnMut(T),
+    {
         self.report.rows_read += 1;
         self.report.records_ok += 1;
         // Once a rejecting import has seen a bad row it is going to fail: stop delivering.
@@ -143,7 +168,10 @@ impl<F: FnMut(ImportedRecord)> Driver<F> {
         self.report.rows_blank += 1;
     }
 
-    pub(crate) fn row(&mut self, outcome: Result<ImportedRecord, Vec<RowError>>) {
+    pub(crate) fn row<T>(&mut self, outcome: Result<T, Vec<RowError>>)
+    where
+        F: FnMut(T),
+    {
         match outcome {
             Ok(r) => self.ok(r),
             Err(e) => self.bad(e),

@@ -1,15 +1,16 @@
 //! Turning one row of cells (from CSV or XLSX) into a record under a resolved mapping.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 use domain::money::Currency;
 use domain::records::{CompactString, Record, ToCompactString};
 use rust_decimal::Decimal;
 
 use crate::decimal::{decimal_from_f64, f64_text, parse_decimal};
-use crate::fingerprint::fingerprint;
-use crate::mapping::{parse_date, AmountCols, Col, Resolved};
-use crate::report::{ImportedRecord, PreviewRow, RowError};
-use crate::text::non_empty_field;
+use crate::mapping::{AmountCols, Col, DateFormat, Resolved};
+use crate::report::{PreviewRow, ReadRecord, RowError};
+use crate::text::{non_empty_field, trim};
 
 /// One cell as a source delivers it.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +32,7 @@ impl Cell<'_> {
     fn is_blank(&self) -> bool {
         match self {
             Cell::Empty => true,
-            Cell::Text(s) => s.trim().is_empty(),
+            Cell::Text(s) => trim(s).is_empty(),
             _ => false,
         }
     }
@@ -48,11 +49,19 @@ impl Cell<'_> {
             Cell::Error(e) => e.clone(),
         }
     }
+
+    /// [`Cell::text`], borrowed from a text cell rather than copied.
+    fn trimmed_text(&self) -> Cow<'_, str> {
+        match self {
+            Cell::Text(s) => Cow::Borrowed(trim(s)),
+            other => Cow::Owned(other.text()),
+        }
+    }
 }
 
 pub(crate) enum RowOutcome {
     Blank,
-    Record(ImportedRecord),
+    Record(ReadRecord),
     Bad(Vec<RowError>),
 }
 
@@ -100,7 +109,7 @@ impl<'c, 'a> Row<'c, 'a> {
         }
     }
 
-    fn date(&mut self, col: &Col, format: &str, required: bool) -> Option<NaiveDate> {
+    fn date(&mut self, col: &Col, format: &DateFormat, required: bool) -> Option<NaiveDate> {
         let cell = if required {
             self.cell(col)?
         } else {
@@ -109,10 +118,10 @@ impl<'c, 'a> Row<'c, 'a> {
         let parsed = match cell {
             Cell::Date(d) => Ok(*d),
             Cell::Empty => Err("the date is empty".to_string()),
-            Cell::Text(s) => parse_date(s, format),
+            Cell::Text(s) => format.parse(s),
             // A number in a date column: a date typed as digits (20240131) under `%Y%m%d`.
-            Cell::Number(f) => parse_date(&f64_text(*f), format),
-            Cell::Int(i) => parse_date(&i.to_string(), format),
+            Cell::Number(f) => format.parse(&f64_text(*f)),
+            Cell::Int(i) => format.parse(&i.to_string()),
             other => Err(format!("\"{}\" is not a date", other.text())),
         };
         parsed.map_err(|e| self.err(col, e)).ok()
@@ -157,7 +166,7 @@ pub(crate) fn convert_row(cells: &[Cell<'_>], m: &Resolved, number: u64) -> RowO
     let id: Option<CompactString> = match &m.id {
         None => Some(number.to_compact_string()),
         Some(col) => match row.cell(col) {
-            Some(Cell::Text(s)) if !s.trim().is_empty() => Some(s.trim().into()),
+            Some(Cell::Text(s)) if !trim(s).is_empty() => Some(trim(s).into()),
             Some(c @ (Cell::Number(_) | Cell::Int(_) | Cell::Date(_) | Cell::Bool(_))) => {
                 Some(c.text().into())
             }
@@ -197,7 +206,7 @@ pub(crate) fn convert_row(cells: &[Cell<'_>], m: &Resolved, number: u64) -> RowO
     };
     let amount = amount.map(|a| if m.negate_amount { -a } else { a });
     let currency = match &m.currency {
-        Some(col) => match row.optional_cell(col).map(Cell::text) {
+        Some(col) => match row.optional_cell(col).map(Cell::trimmed_text) {
             Some(t) => match Currency::parse(&t) {
                 Ok(c) => Some(c),
                 Err(_) => {
@@ -238,8 +247,7 @@ pub(crate) fn convert_row(cells: &[Cell<'_>], m: &Resolved, number: u64) -> RowO
                 counterparty,
                 description,
             };
-            RowOutcome::Record(ImportedRecord {
-                fingerprint: fingerprint(&record),
+            RowOutcome::Record(ReadRecord {
                 record,
                 row: number,
             })
@@ -263,7 +271,7 @@ pub(crate) fn preview_row(cells: &[Cell<'_>], m: &Resolved, number: u64) -> Opti
         RowOutcome::Record(r) => Some(PreviewRow {
             row: number,
             cells: texts,
-            record: Some(r),
+            record: Some(r.fingerprinted()),
             errors: vec![],
         }),
         RowOutcome::Bad(errors) => Some(PreviewRow {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ImportError;
 use crate::mapping::{Mapping, Resolved};
-use crate::report::{Driver, ImportReport, ImportedRecord, OnError, Preview};
+use crate::report::{Driver, ImportReport, ImportedRecord, OnError, Preview, ReadRecord};
 use crate::tabular::{convert_row, preview_row, Cell, RowOutcome};
 
 /// A sheet by name or by 0-based position.
@@ -180,9 +180,9 @@ pub fn import_xlsx<R: Read + Seek, F: FnMut(ImportedRecord)>(
     options: &XlsxOptions,
     mapping: &Mapping,
     policy: OnError,
-    sink: F,
+    mut sink: F,
 ) -> Result<ImportReport, ImportError> {
-    let mut driver = Driver::new(policy, sink);
+    let mut driver = Driver::new(policy, |r: ReadRecord| sink(r.fingerprinted()));
     with_rows(input, options, mapping, |cells, number, m| {
         match convert_row(cells, m, number) {
             RowOutcome::Blank => driver.blank(),
