@@ -49,7 +49,8 @@ fn import(path: &Path, mapping_json: &str) -> Result<Vec<Record>> {
     // A rough capacity guess (about 60 bytes a row) saves the reallocation copies.
     let guess = file.metadata().map(|m| m.len() / 60).unwrap_or(0) as usize;
     let mut records = Vec::with_capacity(guess);
-    let report = sources::import_csv(
+    // Matching needs no fingerprints: read without them.
+    let report = sources::read_csv(
         file,
         &CsvOptions::default(),
         &mapping,
