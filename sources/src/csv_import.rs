@@ -115,27 +115,24 @@ impl CsvOptions {
 
 /// The input as the CSV reader gets it: UTF-8 bytes.
 ///
-/// Without a configured encoding (the usual case) the first bytes decide: no byte-order mark or
-/// a UTF-8 one (skipped) and the bytes pass straight through; only a UTF-16 mark brings in the
-/// transcoder. With a configured encoding everything goes through the transcoder, which sniffs
-/// the mark itself. Either way the bytes are those `DecodeReaderBytes` alone would give.
+/// The first bytes decide, as the module documentation promises: a UTF-8 byte-order mark is
+/// skipped and the rest passes straight through; a UTF-16 mark brings in the transcoder for that
+/// encoding; without a mark the configured encoding applies. UTF-8 (configured or not) is never
+/// transcoded, so invalid bytes reach the row check and are reported instead of replaced.
 enum Utf8Input<R> {
-    /// Not read yet, no encoding configured.
-    Unread(Option<R>),
+    /// Not read yet: the input and the configured encoding.
+    Unread(Option<(R, Option<&'static Encoding>)>),
     Plain(io::Chain<Head, R>),
     Decoded(DecodeReaderBytes<io::Chain<Head, R>, Vec<u8>>),
 }
 
 impl<R: Read> Utf8Input<R> {
     fn new(input: R, encoding: Option<&'static Encoding>) -> Self {
-        match encoding {
-            None => Utf8Input::Unread(Some(input)),
-            Some(_) => Utf8Input::Decoded(decoder(encoding, Head::default().chain(input))),
-        }
+        Utf8Input::Unread(Some((input, encoding)))
     }
 }
 
-/// The transcoder as the import has always configured it.
+/// The transcoder: `encoding` without a byte-order mark, the mark's encoding with one.
 fn decoder<R: Read>(
     encoding: Option<&'static Encoding>,
     input: R,
@@ -150,8 +147,8 @@ fn decoder<R: Read>(
 
 impl<R: Read> Read for Utf8Input<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Utf8Input::Unread(input) = self {
-            let Some(mut input) = input.take() else {
+        if let Utf8Input::Unread(unread) = self {
+            let Some((mut input, encoding)) = unread.take() else {
                 // Only after a failed first read, which ended the import.
                 return Ok(0);
             };
@@ -165,7 +162,12 @@ impl<R: Read> Read for Utf8Input<R> {
                 [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => {
                     Utf8Input::Decoded(decoder(None, head.chain(input)))
                 }
-                _ => Utf8Input::Plain(head.chain(input)),
+                _ => match encoding {
+                    Some(e) if e != encoding_rs::UTF_8 => {
+                        Utf8Input::Decoded(decoder(Some(e), head.chain(input)))
+                    }
+                    _ => Utf8Input::Plain(head.chain(input)),
+                },
             };
         }
         match self {
@@ -446,8 +448,9 @@ mod tests {
     }
 
     proptest! {
-        /// Sniffing gives the bytes the transcoder alone gave (the behaviour before the fast
-        /// path): BOMs of every kind, short inputs, invalid UTF-8, short reads, encodings.
+        /// Sniffing gives the bytes the transcoder gives with the encoding the module documents:
+        /// a UTF-8 mark wins over a configured encoding, and UTF-8 (configured or not) passes
+        /// through unchanged. BOMs of every kind, short inputs, invalid UTF-8, short reads.
         #[test]
         fn input_bytes_equal_the_transcoders(
             bom in prop_oneof![
@@ -474,7 +477,12 @@ mod tests {
             let encoding = encoding.and_then(|l| Encoding::for_label(l.as_bytes()));
             for input in [&bytes[..], &bytes[..bytes.len().min(2)], &bytes[..bytes.len().min(3)]] {
                 let sniffed = read_all(Utf8Input::new(Trickle { bytes: input, step }, encoding));
-                let decoded = read_all(decoder(encoding, Trickle { bytes: input, step }));
+                let documented = if encoding == Some(encoding_rs::UTF_8) || input.starts_with(b"\xEF\xBB\xBF") {
+                    None
+                } else {
+                    encoding
+                };
+                let decoded = read_all(decoder(documented, Trickle { bytes: input, step }));
                 prop_assert_eq!(sniffed, decoded);
             }
         }

@@ -148,6 +148,51 @@ fn csv_windows_1252_and_invalid_utf8_hint() {
 }
 
 #[test]
+fn csv_a_utf8_bom_wins_over_a_configured_encoding() {
+    let mut bytes = b"\xEF\xBB\xBFDate;Amount;Payee\n2024-01-31;1,5;".to_vec();
+    bytes.extend_from_slice("Café".as_bytes());
+    bytes.push(b'\n');
+    let m = mapping(
+        r#"{"booking_date": "Date", "amount": "Amount", "counterparty": "Payee", "fixed_currency": "EUR", "decimal": {"decimal_separator": ","}}"#,
+    );
+    let options = CsvOptions {
+        encoding: Some("windows-1252".into()),
+        ..CsvOptions::semicolon()
+    };
+    let (res, recs) = csv(&bytes, &options, &m, OnError::Reject);
+    res.unwrap();
+    assert_eq!(recs[0].record.counterparty.as_deref(), Some("Café"));
+}
+
+#[test]
+fn csv_explicit_utf8_reports_invalid_bytes_instead_of_replacing_them() {
+    let mut bytes = b"Date;Amount;Payee\n2024-01-31;1,5;Caf".to_vec();
+    bytes.push(0xE9);
+    bytes.push(b'\n');
+    let m = mapping(
+        r#"{"booking_date": "Date", "amount": "Amount", "counterparty": "Payee", "fixed_currency": "EUR", "decimal": {"decimal_separator": ","}}"#,
+    );
+    let options = CsvOptions {
+        encoding: Some("utf-8".into()),
+        ..CsvOptions::semicolon()
+    };
+    match csv(&bytes, &options, &m, OnError::Reject).0 {
+        Err(ImportError::Rejected(r)) => {
+            assert_eq!(
+                (r.errors[0].row, r.errors[0].column.as_deref()),
+                (2, Some("Payee"))
+            );
+            assert!(
+                r.errors[0].message.contains("not valid UTF-8"),
+                "{}",
+                r.errors[0]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn csv_semicolon_with_european_decimals() {
     let text = "Buchungstag;Valuta;Betrag;Verwendungszweck\n\
                 31.01.2024;01.02.2024;1.234,56;Miete\n\

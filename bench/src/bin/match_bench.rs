@@ -1,8 +1,9 @@
 //! `match-bench <bank.csv> <ledger.csv> <out-dir> [--sequential]`: CSV files to results with
 //! Recon's own crates, timed per phase.
 //!
-//! 1. import: both files through `sources::import_csv` (header mapping, date and decimal parsing,
-//!    per-record fingerprint), each on its own thread (`--sequential`: one after the other);
+//! 1. import: both files through `sources::read_csv` (header mapping, date and decimal parsing;
+//!    no fingerprints, which matching does not need), each on its own thread (`--sequential`:
+//!    one after the other);
 //! 2. match: `matching::reconcile` with one 1:1 pass: normalised reference (case folded, spaces
 //!    and punctuation removed), amount tolerance 0.01 absolute, booking dates at most 3 days
 //!    apart (currency always equal);
