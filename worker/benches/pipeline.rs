@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use commands::{CommandMetadata, CommandStore};
-use domain::data_source::DataSourceCommand;
+use domain::data_source::{DataSourceCommand, ImportedFile};
 use domain::job::{JobCommand, JobDefinition};
 use domain::project::ProjectCommand;
 use domain::validation::{Description, Name};
@@ -159,6 +159,22 @@ async fn main() {
             &format!("import {name} ({} records)", summary.records_added),
             started,
         );
+        // As the upload route does: a run reads only the files its sources' events name.
+        let file = ImportedFile {
+            file_name: path.display().to_string(),
+            sha256: stored.sha256.clone(),
+            size_bytes: stored.size_bytes,
+            settings: parsed.to_value(),
+            rows_read: summary.rows_read,
+            records_added: summary.records_added,
+            duplicates: summary.duplicates,
+            rows_skipped: summary.rows_skipped,
+            errors_total: summary.errors_total,
+        };
+        store
+            .data_source(id, DataSourceCommand::RecordImport { file }, &meta)
+            .await
+            .unwrap();
         sources.push(id);
     }
     let rules = json!({"version": 1, "passes": [{"name": "reference 1:1", "cardinality": "one_to_one", "reference": {},
@@ -199,6 +215,11 @@ async fn main() {
     phase("run job (load, match, store results)", started);
     let total = phase("total, CSV files to stored results", total);
     match end {
+        // A run that loaded nothing measured nothing.
+        RunEnd::Completed(counts) if counts.matched == 0 => {
+            eprintln!("the run matched nothing: {counts:?}");
+            std::process::exit(1);
+        }
         RunEnd::Completed(counts) => println!(
             "matched {} unmatched_left {} unmatched_right {} suggestions {} | total {:.2} s | peak RSS {:.0} MB",
             counts.matched, counts.unmatched_left, counts.unmatched_right, counts.suggestions, total.as_secs_f64(), peak_rss_mb()
