@@ -1,23 +1,24 @@
 //! The engine: per pass, index the available records, generate candidates from the indexes,
 //! score them and decide (confirm, suggest, or leave for later passes).
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::collections::{BinaryHeap, HashMap};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use chrono::Datelike;
-use domain::money::Currency;
 use domain::records::{CompactString, Record, Side};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use crate::normalise::{normalise_into, similarity_text};
+use crate::amounts::Minor;
+use crate::keys::{intern_long, Key, Keyed, Keyer};
+use crate::normalise::similarity_text;
 use crate::outcome::{
-    Candidate, Condition, Conditions, CurrencySummary, MatchGroup, MatchOutcome, MatchReason,
-    Progress, SideSummary, SimilarityScore, Suggestion,
+    Candidate, Condition, Conditions, MatchGroup, MatchOutcome, MatchReason, Progress,
+    SimilarityScore, Suggestion,
 };
 use crate::rules::{Cardinality, CompiledPass, DateField, TextField};
+use crate::{par, summary};
 
 /// Records processed between two progress calls.
 pub const PROGRESS_EVERY: usize = 4096;
@@ -29,9 +30,33 @@ pub const MAX_WINDOW_SCAN: usize = 1000;
 /// Most tied candidates listed in one suggestion.
 pub const MAX_LISTED_TIES: usize = 10;
 
-const AVAILABLE: u8 = 0;
-const MATCHED: u8 = 1;
-const SUGGESTED: u8 = 2;
+pub(crate) const AVAILABLE: u8 = 0;
+pub(crate) const MATCHED: u8 = 1;
+pub(crate) const SUGGESTED: u8 = 2;
+
+/// How a run may use the machine. The outcome never depends on these.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    /// Threads used for inputs of at least `parallel_from` records (both sides together).
+    pub threads: usize,
+    pub parallel_from: usize,
+    /// Fixes the number of key partitions of 1:1 passes (`1 << bits`); by input size otherwise.
+    pub partition_bits: Option<u32>,
+    /// Integer minor units for amounts when they all fit (`false`: `Decimal` throughout).
+    pub minor_units: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            // The machines this runs on have few cores to spare; small inputs gain nothing.
+            threads: 2,
+            parallel_from: 16_384,
+            partition_bits: None,
+            minor_units: true,
+        }
+    }
+}
 
 /// The progress callback asked the engine to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,12 +69,28 @@ pub(crate) fn run(
     left: &[Record],
     right: &[Record],
     progress: Option<ProgressFn<'_>>,
+    options: Options,
 ) -> Result<MatchOutcome, Stop> {
+    let threads = if left.len() + right.len() >= options.parallel_from {
+        options.threads.max(1)
+    } else {
+        1
+    };
+    let minor = if options.minor_units {
+        Minor::new(left, right, passes, threads)
+    } else {
+        None
+    };
     let mut engine = Engine {
         left,
         right,
-        pass_count: passes.len(),
-        progress,
+        reporter: Reporter {
+            progress,
+            pass_count: passes.len(),
+        },
+        threads,
+        options,
+        minor,
         status_left: vec![AVAILABLE; left.len()],
         status_right: vec![AVAILABLE; right.len()],
         matches: Vec::new(),
@@ -65,66 +106,42 @@ pub(crate) fn run(
             Cardinality::ManyToMany => engine.many_to_many(&ctx)?,
         }
     }
-    Ok(engine.finish())
+    engine.finish()
 }
 
-struct Engine<'a> {
-    left: &'a [Record],
-    right: &'a [Record],
-    pass_count: usize,
-    progress: Option<ProgressFn<'a>>,
-    status_left: Vec<u8>,
-    status_right: Vec<u8>,
-    matches: Vec<MatchGroup>,
-    suggestions: Vec<Suggestion>,
+pub(crate) struct Engine<'a> {
+    pub(crate) left: &'a [Record],
+    pub(crate) right: &'a [Record],
+    pub(crate) reporter: Reporter<'a>,
+    /// Threads for this run (1 below `options.parallel_from` records).
+    pub(crate) threads: usize,
+    pub(crate) options: Options,
+    /// Amounts in minor units, when they all fit.
+    pub(crate) minor: Option<Minor>,
+    pub(crate) status_left: Vec<u8>,
+    pub(crate) status_right: Vec<u8>,
+    pub(crate) matches: Vec<MatchGroup>,
+    pub(crate) suggestions: Vec<Suggestion>,
 }
 
 /// One record of an index: its key, the value it is sorted by within the key, its position.
 #[derive(Debug, Clone, Copy)]
 struct Entry<V> {
-    key: u128,
+    key: Key,
     value: V,
     idx: u32,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Edge {
-    l: u32,
-    r: u32,
-    score: f64,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Best {
-    score: f64,
-    count: u32,
-    partner: u32,
-}
-
-const NO_BEST: Best = Best {
-    score: f64::NEG_INFINITY,
-    count: 0,
-    partner: u32::MAX,
-};
-
-impl Best {
-    fn offer(&mut self, score: f64, partner: u32) {
-        if score > self.score {
-            *self = Best {
-                score,
-                count: 1,
-                partner,
-            };
-        } else if score == self.score {
-            self.count += 1;
-        }
+impl<V> Keyed for Entry<V> {
+    fn key_mut(&mut self) -> &mut Key {
+        &mut self.key
     }
 }
 
 /// A pass with its per-record derived data (keys are built by the cardinality's routine).
-struct PassCtx<'p> {
-    pass: &'p CompiledPass,
-    name: Arc<str>,
+pub(crate) struct PassCtx<'p> {
+    pub(crate) pass: &'p CompiledPass,
+    pub(crate) name: Arc<str>,
     /// The conditions every match of this pass meets.
     conditions: Conditions,
     /// Similarity texts per similarity condition, per record (None: absent or not available).
@@ -135,9 +152,9 @@ struct PassCtx<'p> {
 /// What a (left, right) pair contributes besides the amount: `date_num` is `window + 1 - days`
 /// (0 without a window), `sims` the similarity per condition.
 #[derive(Debug, Clone, Copy)]
-struct PairParts {
-    date_num: i64,
-    sims: [f64; 2],
+pub(crate) struct PairParts {
+    pub(crate) date_num: i64,
+    pub(crate) sims: [f64; 2],
 }
 
 impl<'p> PassCtx<'p> {
@@ -196,12 +213,29 @@ impl<'p> PassCtx<'p> {
 
     /// Date window and similarity conditions of one pair (keys are equal by construction).
     fn pair_parts(&self, left: &[Record], right: &[Record], l: u32, r: u32) -> Option<PairParts> {
+        let day = |r: &Record| self.day(r);
+        self.pair_parts_on_days(day(&left[l as usize]), day(&right[r as usize]), l, r)
+    }
+
+    /// The day number of `r` on the pass's date field (0 when the pass has no window).
+    pub(crate) fn day(&self, r: &Record) -> i64 {
+        self.pass.date.map_or(0, |(field, _)| day_num(r, field))
+    }
+
+    /// [`PassCtx::pair_parts`] given the two records' [`PassCtx::day`]s.
+    pub(crate) fn pair_parts_on_days(
+        &self,
+        left_day: i64,
+        right_day: i64,
+        l: u32,
+        r: u32,
+    ) -> Option<PairParts> {
         let mut parts = PairParts {
             date_num: 0,
             sims: [0.0; 2],
         };
-        if let Some((field, window)) = self.pass.date {
-            let d = (day_num(&left[l as usize], field) - day_num(&right[r as usize], field)).abs();
+        if let Some((_, window)) = self.pass.date {
+            let d = (left_day - right_day).abs();
             if d > i64::from(window) {
                 return None;
             }
@@ -219,7 +253,13 @@ impl<'p> PassCtx<'p> {
         Some(parts)
     }
 
-    fn score(&self, amount_component: f64, date_sum: i64, pairs: u64, sim_sums: [f64; 2]) -> f64 {
+    pub(crate) fn score(
+        &self,
+        amount_component: f64,
+        date_sum: i64,
+        pairs: u64,
+        sim_sums: [f64; 2],
+    ) -> f64 {
         combine(self.pass, amount_component, date_sum, pairs, sim_sums)
     }
 }
@@ -292,126 +332,7 @@ fn text_of(r: &Record, field: TextField) -> Option<&str> {
     }
 }
 
-fn trimmed(s: &Option<CompactString>) -> Option<&str> {
-    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-fn currency_bits(c: Currency) -> u128 {
-    c.as_str()
-        .bytes()
-        .fold(0u128, |acc, b| (acc << 8) | u128::from(b))
-}
-
-/// Builds exact keys: currency, plus each keyed field's interned text. Strings are interned from
-/// one side (`insert`) and only looked up from the other: a text the first side lacks can match
-/// nothing, so it needs no id.
-struct Keyer<'p> {
-    pass: &'p CompiledPass,
-    ids: Interned,
-    buf: String,
-}
-
-type Interned = HashMap<Box<str>, u32, BuildHasherDefault<FastHasher>>;
-
-/// A fast multiplicative hasher for the interner (std's SipHash costs a third of a 1M-record
-/// pass). Not flood-resistant, so each run starts from a random state.
-#[derive(Clone, Copy)]
-struct FastHasher(u64);
-
-impl Default for FastHasher {
-    fn default() -> Self {
-        thread_local! {
-            static SEED: u64 = std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64);
-        }
-        FastHasher(SEED.with(|s| *s))
-    }
-}
-
-impl FastHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FastHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        // Final avalanche so the table's top bits (its control bytes) are well mixed.
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h
-    }
-}
-
-impl<'p> Keyer<'p> {
-    fn new(pass: &'p CompiledPass, capacity: usize) -> Self {
-        let mut ids = Interned::default();
-        ids.reserve(capacity);
-        Self {
-            pass,
-            ids,
-            buf: String::new(),
-        }
-    }
-
-    fn intern(ids: &mut Interned, s: &str, insert: bool) -> Option<u32> {
-        if let Some(id) = ids.get(s) {
-            return Some(*id);
-        }
-        if !insert {
-            return None;
-        }
-        let id = u32::try_from(ids.len() + 1).ok()?;
-        ids.insert(s.into(), id);
-        Some(id)
-    }
-
-    fn key(&mut self, r: &Record, insert: bool) -> Option<u128> {
-        let mut key = currency_bits(r.currency) << 96;
-        if let Some(rule) = &self.pass.reference {
-            if !normalise_into(rule, r.reference.as_deref()?, &mut self.buf) {
-                return None;
-            }
-            let id = Self::intern(&mut self.ids, &self.buf, insert)?;
-            key |= u128::from(id) << 64;
-        }
-        if self.pass.equal_reference {
-            let id = Self::intern(&mut self.ids, trimmed(&r.reference)?, insert)?;
-            key |= u128::from(id) << 32;
-        }
-        if self.pass.equal_counterparty {
-            let id = Self::intern(&mut self.ids, trimmed(&r.counterparty)?, insert)?;
-            key |= u128::from(id);
-        }
-        Some(key)
-    }
-}
-
-fn to_u32(i: usize) -> u32 {
+pub(crate) fn to_u32(i: usize) -> u32 {
     // `reconcile` refuses inputs with more than u32::MAX records per side.
     u32::try_from(i).unwrap_or(u32::MAX)
 }
@@ -419,7 +340,7 @@ fn to_u32(i: usize) -> u32 {
 /// Narrows a window `lo..hi` of a sorted run to at most [`MAX_WINDOW_SCAN`] entries centred on
 /// position `mid()` (where the searched value would sit), so a degenerate key (thousands of
 /// records with the same reference and amount) cannot make the scan quadratic.
-fn nearest(lo: usize, hi: usize, mid: impl FnOnce() -> usize) -> (usize, usize) {
+pub(crate) fn nearest(lo: usize, hi: usize, mid: impl FnOnce() -> usize) -> (usize, usize) {
     if hi.saturating_sub(lo) <= MAX_WINDOW_SCAN {
         return (lo, hi);
     }
@@ -435,8 +356,15 @@ fn run_end<V>(entries: &[Entry<V>], start: usize) -> usize {
     start + entries[start..].partition_point(|e| e.key == key)
 }
 
-impl<'a> Engine<'a> {
-    fn report(&self, pass_index: usize, done: usize, total: usize) -> Result<(), Stop> {
+/// Calls the progress callback, if any.
+#[derive(Clone, Copy)]
+pub(crate) struct Reporter<'a> {
+    progress: Option<ProgressFn<'a>>,
+    pass_count: usize,
+}
+
+impl Reporter<'_> {
+    pub(crate) fn report(&self, pass_index: usize, done: usize, total: usize) -> Result<(), Stop> {
         if let Some(f) = self.progress {
             let p = Progress {
                 pass_index,
@@ -449,6 +377,12 @@ impl<'a> Engine<'a> {
             }
         }
         Ok(())
+    }
+}
+
+impl<'a> Engine<'a> {
+    pub(crate) fn report(&self, pass_index: usize, done: usize, total: usize) -> Result<(), Stop> {
+        self.reporter.report(pass_index, done, total)
     }
 
     fn recs(&self, side: Side) -> &'a [Record] {
@@ -472,325 +406,33 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Index entries of one side's available records that have a key, sorted by (key, value).
+    /// Index entries of the available records that have a key, of sides `sides[0]` and
+    /// `sides[1]`, each sorted by (key, value, position).
     fn entries<V: Ord + Copy>(
         &self,
-        keyer: &mut Keyer<'_>,
-        side: Side,
-        insert: bool,
+        pass: &CompiledPass,
+        sides: [Side; 2],
         value: impl Fn(&Record) -> V,
-    ) -> Vec<Entry<V>> {
-        let recs = self.recs(side);
-        let status = self.status(side);
-        let mut out: Vec<Entry<V>> = recs
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| status[*i] == AVAILABLE)
-            .filter_map(|(i, r)| {
-                keyer.key(r, insert).map(|key| Entry {
+    ) -> [Vec<Entry<V>>; 2] {
+        let mut keyer = Keyer::new(pass);
+        let [mut a, mut b] = sides.map(|side| {
+            keyer.chunk(
+                self.recs(side),
+                self.status(side),
+                0,
+                AVAILABLE,
+                |key, i, r| Entry {
                     key,
                     value: value(r),
                     idx: to_u32(i),
-                })
-            })
-            .collect();
-        out.sort_unstable_by_key(|e| (e.key, e.value, e.idx));
-        out
-    }
-
-    // ---------------------------------------------------------------------------------- 1:1
-
-    fn one_to_one(&mut self, ctx: &PassCtx<'_>) -> Result<(), Stop> {
-        let pass = ctx.pass;
-        let (left, right) = (self.left, self.right);
-        let mut keyer = Keyer::new(pass, self.left.len());
-        let le = self.entries(&mut keyer, Side::Left, true, |r| r.amount);
-        let re = self.entries(&mut keyer, Side::Right, false, |r| r.amount);
-        drop(keyer);
-
-        // Candidate edges, from the left: per key run, a binary-searched amount window.
-        let mut edges: Vec<Edge> = Vec::new();
-        let mut l_range: Vec<(u32, u32)> = vec![(0, 0); left.len()];
-        let mut lefts: Vec<u32> = Vec::new();
-        let mut cands: Vec<(f64, u32)> = Vec::new();
-        let (mut i, mut j) = (0usize, 0usize);
-        let mut last_report = 0usize;
-        while i < le.len() && j < re.len() {
-            if i - last_report >= PROGRESS_EVERY {
-                last_report = i;
-                self.report(pass.index, i, le.len())?;
-            }
-            let (lk, rk) = (le[i].key, re[j].key);
-            if lk < rk {
-                i = run_end(&le, i);
-                continue;
-            }
-            if rk < lk {
-                j = run_end(&re, j);
-                continue;
-            }
-            let (ie, je) = (run_end(&le, i), run_end(&re, j));
-            let group = &re[j..je];
-            for (n, e) in le[i..ie].iter().enumerate() {
-                if i + n - last_report >= PROGRESS_EVERY {
-                    last_report = i + n;
-                    self.report(pass.index, last_report, le.len())?;
-                }
-                let a = e.value;
-                let width = pass
-                    .tol_fraction
-                    .checked_mul(a.abs())
-                    .unwrap_or(Decimal::MAX)
-                    .max(pass.tol_absolute);
-                let lo = a
-                    .checked_sub(width)
-                    .map_or(0, |lo| group.partition_point(|g| g.value < lo));
-                let hi = a
-                    .checked_add(width)
-                    .map_or(group.len(), |hi| group.partition_point(|g| g.value <= hi));
-                let (lo, hi) = nearest(lo, hi, || group.partition_point(|g| g.value < a));
-                cands.clear();
-                for g in group.get(lo..hi).unwrap_or(&[]) {
-                    let Some(parts) = ctx.pair_parts(left, right, e.idx, g.idx) else {
-                        continue;
-                    };
-                    let Some(ac) = amount_component(pass, a, g.value) else {
-                        continue;
-                    };
-                    cands.push((ctx.score(ac, parts.date_num, 1, parts.sims), g.idx));
-                }
-                if cands.is_empty() {
-                    continue;
-                }
-                if cands.len() > pass.max_candidates {
-                    cands.sort_by(|x, y| {
-                        y.0.total_cmp(&x.0)
-                            .then_with(|| right[x.1 as usize].id.cmp(&right[y.1 as usize].id))
-                            .then(x.1.cmp(&y.1))
-                    });
-                    cands.truncate(pass.max_candidates);
-                }
-                l_range[e.idx as usize] = (to_u32(edges.len()), to_u32(cands.len()));
-                lefts.push(e.idx);
-                edges.extend(cands.iter().map(|&(score, r)| Edge { l: e.idx, r, score }));
-            }
-            i = ie;
-            j = je;
-        }
-        drop(le);
-        drop(re);
-        self.report(pass.index, lefts.len(), lefts.len())?;
-
-        // Right adjacency (edge ids), counting sort by right record.
-        let mut r_start: Vec<u32> = vec![0; right.len() + 1];
-        for e in &edges {
-            r_start[e.r as usize + 1] += 1;
-        }
-        for k in 0..right.len() {
-            r_start[k + 1] += r_start[k];
-        }
-        let mut fill = r_start.clone();
-        let mut r_adj: Vec<u32> = vec![0; edges.len()];
-        for (id, e) in edges.iter().enumerate() {
-            let slot = &mut fill[e.r as usize];
-            r_adj[*slot as usize] = to_u32(id);
-            *slot += 1;
-        }
-        drop(fill);
-        let rights: Vec<u32> = (0..right.len())
-            .filter(|&r| r_start[r + 1] > r_start[r])
-            .map(to_u32)
-            .collect();
-
-        let l_edges = |l: u32| -> &[Edge] {
-            let (s, n) = l_range[l as usize];
-            &edges[s as usize..(s + n) as usize]
-        };
-        let r_edges = |r: u32| {
-            r_adj[r_start[r as usize] as usize..r_start[r as usize + 1] as usize]
-                .iter()
-                .map(|&id| edges[id as usize])
-        };
-
-        let best_of_left = |l: u32, sr: &[u8]| {
-            let mut b = NO_BEST;
-            for e in l_edges(l) {
-                if sr[e.r as usize] == AVAILABLE {
-                    b.offer(e.score, e.r);
-                }
-            }
-            b
-        };
-        let best_of_right = |r: u32, sl: &[u8]| {
-            let mut b = NO_BEST;
-            for e in r_edges(r) {
-                if sl[e.l as usize] == AVAILABLE {
-                    b.offer(e.score, e.l);
-                }
-            }
-            b
-        };
-
-        let mut best_l: Vec<Best> = vec![NO_BEST; left.len()];
-        let mut best_r: Vec<Best> = vec![NO_BEST; right.len()];
-        for &l in &lefts {
-            best_l[l as usize] = best_of_left(l, &self.status_right);
-        }
-        for &r in &rights {
-            best_r[r as usize] = best_of_right(r, &self.status_left);
-        }
-
-        // Rounds: confirm every mutual unique best pair; recompute the bests of their neighbours;
-        // repeat until nothing changes.
-        let mut confirmed: Vec<(u32, u32, f64)> = Vec::new();
-        let mut check: Vec<u32> = lefts.clone();
-        let mut newly: Vec<(u32, u32, f64)> = Vec::new();
-        let mut dirty_l: Vec<u32> = Vec::new();
-        let mut dirty_r: Vec<u32> = Vec::new();
-        loop {
-            self.report(pass.index, confirmed.len(), lefts.len())?;
-            newly.clear();
-            for &l in &check {
-                if self.status_left[l as usize] != AVAILABLE {
-                    continue;
-                }
-                let b = best_l[l as usize];
-                if b.count != 1 {
-                    continue;
-                }
-                let r = b.partner;
-                let br = best_r[r as usize];
-                if self.status_right[r as usize] == AVAILABLE && br.count == 1 && br.partner == l {
-                    self.status_left[l as usize] = MATCHED;
-                    self.status_right[r as usize] = MATCHED;
-                    newly.push((l, r, b.score));
-                }
-            }
-            if newly.is_empty() {
-                break;
-            }
-            dirty_l.clear();
-            dirty_r.clear();
-            for &(l, r, _) in &newly {
-                dirty_r.extend(
-                    l_edges(l)
-                        .iter()
-                        .filter(|e| self.status_right[e.r as usize] == AVAILABLE)
-                        .map(|e| e.r),
-                );
-                dirty_l.extend(
-                    r_edges(r)
-                        .filter(|e| self.status_left[e.l as usize] == AVAILABLE)
-                        .map(|e| e.l),
-                );
-            }
-            dirty_l.sort_unstable();
-            dirty_l.dedup();
-            dirty_r.sort_unstable();
-            dirty_r.dedup();
-            for &l in &dirty_l {
-                best_l[l as usize] = best_of_left(l, &self.status_right);
-            }
-            for &r in &dirty_r {
-                best_r[r as usize] = best_of_right(r, &self.status_left);
-            }
-            check.clear();
-            check.extend_from_slice(&dirty_l);
-            check.extend(
-                dirty_r
-                    .iter()
-                    .map(|&r| best_r[r as usize])
-                    .filter(|b| b.count == 1)
-                    .map(|b| b.partner),
-            );
-            check.sort_unstable();
-            check.dedup();
-            confirmed.extend_from_slice(&newly);
-        }
-
-        // Ties left over become suggestions (computed on the settled state, then withheld).
-        let mut withhold_l: Vec<u32> = Vec::new();
-        let mut withhold_r: Vec<u32> = Vec::new();
-        let mut subjects_l: Vec<u32> = lefts
-            .iter()
-            .copied()
-            .filter(|&l| self.status_left[l as usize] == AVAILABLE && best_l[l as usize].count >= 2)
-            .collect();
-        subjects_l.sort_by(|&a, &b| {
-            left[a as usize]
-                .id
-                .cmp(&left[b as usize].id)
-                .then(a.cmp(&b))
+                },
+            )
         });
-        let mut subjects_r: Vec<u32> = rights
-            .iter()
-            .copied()
-            .filter(|&r| {
-                self.status_right[r as usize] == AVAILABLE && best_r[r as usize].count >= 2
-            })
-            .collect();
-        subjects_r.sort_by(|&a, &b| {
-            right[a as usize]
-                .id
-                .cmp(&right[b as usize].id)
-                .then(a.cmp(&b))
-        });
-        for &l in &subjects_l {
-            let best = best_l[l as usize].score;
-            let mut tied: Vec<u32> = l_edges(l)
-                .iter()
-                .filter(|e| self.status_right[e.r as usize] == AVAILABLE && e.score == best)
-                .map(|e| e.r)
-                .collect();
-            withhold_l.push(l);
-            let suggestion =
-                tie_suggestion(ctx, left, right, pass.index, Side::Left, l, &mut tied, best);
-            withhold_r.extend_from_slice(&tied);
-            self.suggestions.push(suggestion);
-        }
-        for &r in &subjects_r {
-            let best = best_r[r as usize].score;
-            let mut tied: Vec<u32> = r_edges(r)
-                .filter(|e| self.status_left[e.l as usize] == AVAILABLE && e.score == best)
-                .map(|e| e.l)
-                .collect();
-            withhold_r.push(r);
-            let suggestion = tie_suggestion(
-                ctx,
-                left,
-                right,
-                pass.index,
-                Side::Right,
-                r,
-                &mut tied,
-                best,
-            );
-            withhold_l.extend_from_slice(&tied);
-            self.suggestions.push(suggestion);
-        }
-        for l in withhold_l {
-            self.status_left[l as usize] = SUGGESTED;
-        }
-        for r in withhold_r {
-            self.status_right[r as usize] = SUGGESTED;
-        }
-
-        confirmed.sort_unstable_by_key(|c| c.0);
-        self.matches.reserve(confirmed.len());
-        for (k, &(l, r, score)) in confirmed.iter().enumerate() {
-            if k % PROGRESS_EVERY == 0 {
-                self.report(pass.index, k, confirmed.len())?;
-            }
-            self.matches.push(MatchGroup {
-                pass_index: pass.index,
-                pass_name: ctx.name.clone(),
-                left: vec![left[l as usize].id.clone()],
-                right: vec![right[r as usize].id.clone()],
-                score,
-                reason: reason(ctx, left, right, &[l], &[r]),
-            });
-        }
-        Ok(())
+        intern_long(&mut [&mut a, &mut b]);
+        [a.items, b.items].map(|mut items| {
+            items.sort_unstable_by_key(|e| (e.key, e.value, e.idx));
+            items
+        })
     }
 
     // ------------------------------------------------------------------------- 1:N and N:1
@@ -803,12 +445,9 @@ impl<'a> Engine<'a> {
         let (targets, members) = (self.recs(target_side), self.recs(member_side));
         let date_field = pass.date.map(|(f, _)| f);
         let date_of = |r: &Record| date_field.map_or(0, |f| day_num(r, f));
-        let mut keyer = Keyer::new(pass, targets.len());
-        let te = self.entries(&mut keyer, target_side, true, date_of);
-        let me = self.entries(&mut keyer, member_side, false, date_of);
-        drop(keyer);
+        let [te, me] = self.entries(pass, [target_side, member_side], date_of);
         // Key → run of member entries (sorted by date within the run).
-        let mut runs: HashMap<u128, (usize, usize)> = HashMap::new();
+        let mut runs: HashMap<Key, (usize, usize)> = HashMap::new();
         let mut k = 0;
         while k < me.len() {
             let end = run_end(&me, k);
@@ -816,7 +455,7 @@ impl<'a> Engine<'a> {
             k = end;
         }
         // Targets in id order, so that everything after is independent of input order.
-        let mut order: Vec<(u128, i64, u32)> = te.iter().map(|e| (e.key, e.value, e.idx)).collect();
+        let mut order: Vec<(Key, i64, u32)> = te.iter().map(|e| (e.key, e.value, e.idx)).collect();
         drop(te);
         order.sort_by(|a, b| {
             targets[a.2 as usize]
@@ -829,7 +468,7 @@ impl<'a> Engine<'a> {
             Side::Left => (t, m),
             Side::Right => (m, t),
         };
-        let search = |t: u32, key: u128, date: i64, member_status: &[u8]| -> Option<Found> {
+        let search = |t: u32, key: Key, date: i64, member_status: &[u8]| -> Option<Found> {
             let &(s, e) = runs.get(&key)?;
             let run = &me[s..e];
             let (lo, hi) = match pass.date {
@@ -996,10 +635,7 @@ impl<'a> Engine<'a> {
     fn many_to_many(&mut self, ctx: &PassCtx<'_>) -> Result<(), Stop> {
         let pass = ctx.pass;
         let (left, right) = (self.left, self.right);
-        let mut keyer = Keyer::new(pass, self.left.len());
-        let le = self.entries(&mut keyer, Side::Left, true, |_| ());
-        let re = self.entries(&mut keyer, Side::Right, false, |_| ());
-        drop(keyer);
+        let [le, re] = self.entries(pass, [Side::Left, Side::Right], |_| ());
         let (mut i, mut j) = (0usize, 0usize);
         let mut last_report = 0usize;
         let mut confirmed: Vec<(Vec<u32>, Vec<u32>, f64)> = Vec::new();
@@ -1084,34 +720,8 @@ impl<'a> Engine<'a> {
 
     // ------------------------------------------------------------------------------- output
 
-    fn finish(self) -> MatchOutcome {
-        let mut summary: BTreeMap<Currency, CurrencySummary> = BTreeMap::new();
-        let mut tally = |recs: &[Record], status: &[u8], side: Side| {
-            for (r, s) in recs.iter().zip(status) {
-                let entry = summary
-                    .entry(r.currency)
-                    .or_insert_with(|| CurrencySummary {
-                        currency: r.currency,
-                        left: SideSummary::default(),
-                        right: SideSummary::default(),
-                    });
-                let t = match side {
-                    Side::Left => &mut entry.left,
-                    Side::Right => &mut entry.right,
-                };
-                t.records += 1;
-                t.amount = t.amount.saturating_add(r.amount);
-                let (count, amount) = match *s {
-                    MATCHED => (&mut t.matched, &mut t.matched_amount),
-                    SUGGESTED => (&mut t.suggested, &mut t.suggested_amount),
-                    _ => (&mut t.unmatched, &mut t.unmatched_amount),
-                };
-                *count += 1;
-                *amount = amount.saturating_add(r.amount);
-            }
-        };
-        tally(self.left, &self.status_left, Side::Left);
-        tally(self.right, &self.status_right, Side::Right);
+    fn finish(self) -> Result<MatchOutcome, Stop> {
+        let summary = self.summary()?;
         let unmatched = |recs: &[Record], status: &[u8]| -> Vec<CompactString> {
             recs.iter()
                 .zip(status)
@@ -1119,13 +729,42 @@ impl<'a> Engine<'a> {
                 .map(|(r, _)| r.id.clone())
                 .collect()
         };
-        MatchOutcome {
+        Ok(MatchOutcome {
             unmatched_left: unmatched(self.left, &self.status_left),
             unmatched_right: unmatched(self.right, &self.status_right),
             matches: self.matches,
             suggestions: self.suggestions,
-            summary: summary.into_values().collect(),
-        }
+            summary,
+        })
+    }
+
+    /// Counts and sums per currency: integer sums, a side per thread, when amounts are in minor
+    /// units; the `Decimal` tally otherwise.
+    fn summary(&self) -> Result<Vec<crate::outcome::CurrencySummary>, Stop> {
+        let (left, right) = (self.left, self.right);
+        let (sl, sr) = (&self.status_left, &self.status_right);
+        let Some(minor) = &self.minor else {
+            return Ok(summary::summarise_decimal(left, right, sl, sr));
+        };
+        let mut sides = par::batches(
+            self.threads,
+            2,
+            || (),
+            |_, b| {
+                let (side, recs, status) = if b == 0 {
+                    (Side::Left, left, sl)
+                } else {
+                    (Side::Right, right, sr)
+                };
+                summary::tally_minor(recs, minor.side(side), status, side)
+            },
+            &mut || Ok(()),
+        )?;
+        let combined = match (sides.pop(), sides.pop()) {
+            (Some(r), Some(l)) => summary::combine_minor(l, r, minor),
+            _ => None,
+        };
+        Ok(combined.unwrap_or_else(|| summary::summarise_decimal(left, right, sl, sr)))
     }
 }
 
@@ -1300,56 +939,8 @@ impl Search<'_, '_> {
     }
 }
 
-/// The suggestion for a record of `side` whose best candidates on the other side tie: the tied
-/// records, ordered by id and cut to [`MAX_LISTED_TIES`] in place (the caller withholds exactly
-/// those), each with its reason.
-#[allow(clippy::too_many_arguments)]
-fn tie_suggestion(
-    ctx: &PassCtx<'_>,
-    left: &[Record],
-    right: &[Record],
-    pass_index: usize,
-    side: Side,
-    subject: u32,
-    tied: &mut Vec<u32>,
-    best: f64,
-) -> Suggestion {
-    let (own, others) = match side {
-        Side::Left => (left, right),
-        Side::Right => (right, left),
-    };
-    tied.sort_by(|&a, &b| {
-        others[a as usize]
-            .id
-            .cmp(&others[b as usize].id)
-            .then(a.cmp(&b))
-    });
-    tied.truncate(MAX_LISTED_TIES);
-    let candidates = tied
-        .iter()
-        .map(|&other| {
-            let (l, r) = match side {
-                Side::Left => (subject, other),
-                Side::Right => (other, subject),
-            };
-            Candidate {
-                records: vec![others[other as usize].id.clone()],
-                score: best,
-                reason: reason(ctx, left, right, &[l], &[r]),
-            }
-        })
-        .collect();
-    Suggestion {
-        pass_index,
-        pass_name: ctx.name.clone(),
-        side,
-        record: own[subject as usize].id.clone(),
-        candidates,
-    }
-}
-
 /// The reason for a match (or a suggested candidate) of these left and right records.
-fn reason(
+pub(crate) fn reason(
     ctx: &PassCtx<'_>,
     left: &[Record],
     right: &[Record],
@@ -1357,10 +948,12 @@ fn reason(
     rs: &[u32],
 ) -> MatchReason {
     let pass = ctx.pass;
-    let sum = |recs: &[Record], ids: &[u32]| {
-        ids.iter().fold(Decimal::ZERO, |acc, &i| {
+    let sum = |recs: &[Record], ids: &[u32]| match ids {
+        // `Decimal::ZERO + x` is `x` itself (scale and all): skip the addition for 1:1.
+        [one] => recs[*one as usize].amount,
+        _ => ids.iter().fold(Decimal::ZERO, |acc, &i| {
             acc.saturating_add(recs[i as usize].amount)
-        })
+        }),
     };
     let (sl, sr) = (sum(left, ls), sum(right, rs));
     let date_field = pass.date.map_or(DateField::BookingDate, |(f, _)| f);

@@ -1,0 +1,214 @@
+//! Exact keys: the currency plus the texts a pass requires equal (normalised reference,
+//! trimmed reference, trimmed counterparty), as a fixed-size value. Keys of up to
+//! [`INLINE`] bytes are stored whole, so building one costs no allocation and comparing two is
+//! a comparison of plain values; a longer key is interned once per pass ([`intern_long`]) and
+//! then stands for its full text by an id.
+
+use std::collections::HashMap;
+
+use domain::money::Currency;
+use domain::records::{CompactString, Record};
+
+use crate::normalise::Normaliser;
+use crate::rules::CompiledPass;
+
+/// Bytes of a key stored inline: the currency (3), a separator per text and the texts.
+pub(crate) const INLINE: usize = 28;
+
+/// Separates the texts of a key (never part of UTF-8 text, so the encoding is unambiguous).
+const SEPARATOR: u8 = 0xFF;
+
+/// An exact key. Equal keys mean equal currency and texts. The order (hash first) is arbitrary
+/// but total; nothing in the outcome depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Key {
+    /// A hash of the full key text (partitions records; compared first).
+    hash: u64,
+    /// Length of the full key text; above [`INLINE`], `head` holds the long key's id.
+    len: u32,
+    head: [u8; INLINE],
+}
+
+impl Key {
+    /// The partition of this key among `1 << bits` partitions.
+    pub(crate) fn partition(&self, bits: u32) -> usize {
+        if bits == 0 {
+            0
+        } else {
+            (self.hash >> (64 - bits)) as usize
+        }
+    }
+
+    fn is_long(&self) -> bool {
+        self.len as usize > INLINE
+    }
+}
+
+/// Anything carrying a key (index entries), so long keys can be resolved in place.
+pub(crate) trait Keyed {
+    fn key_mut(&mut self) -> &mut Key;
+}
+
+/// Builds the keys of one pass (one per thread: it owns a scratch buffer).
+pub(crate) struct Keyer<'p> {
+    pass: &'p CompiledPass,
+    normaliser: Option<Normaliser<'p>>,
+    buf: Vec<u8>,
+    /// Recent currencies and their bytes (`Currency::as_str` validates UTF-8 each time).
+    currencies: [Option<(Currency, [u8; 3])>; 4],
+}
+
+/// Entries of one run of records with their keys; long keys still to be resolved by
+/// [`intern_long`] (their position in `items` and full text).
+pub(crate) struct KeyedChunk<T> {
+    pub items: Vec<T>,
+    pub long: Vec<(usize, Box<[u8]>)>,
+}
+
+impl<'p> Keyer<'p> {
+    pub(crate) fn new(pass: &'p CompiledPass) -> Self {
+        Self {
+            pass,
+            normaliser: pass.reference.as_ref().map(Normaliser::new),
+            buf: Vec::with_capacity(64),
+            currencies: [None; 4],
+        }
+    }
+
+    fn currency_bytes(&mut self, c: Currency) -> [u8; 3] {
+        for (known, bytes) in self.currencies.iter().flatten() {
+            if *known == c {
+                return *bytes;
+            }
+        }
+        let mut bytes = [0u8; 3];
+        for (b, s) in bytes.iter_mut().zip(c.as_str().bytes()) {
+            *b = s;
+        }
+        // The newest first; the oldest drops out.
+        self.currencies.rotate_right(1);
+        self.currencies[0] = Some((c, bytes));
+        bytes
+    }
+
+    /// The key of `r`, `None` when the record takes no part in the pass (a required field
+    /// missing or empty). A long key comes back with its full text, to be interned.
+    pub(crate) fn key(&mut self, r: &Record) -> Option<(Key, Option<Box<[u8]>>)> {
+        let currency = self.currency_bytes(r.currency);
+        let buf = &mut self.buf;
+        buf.clear();
+        buf.extend_from_slice(&currency);
+        if let Some(n) = &self.normaliser {
+            buf.push(SEPARATOR);
+            if !n.append(r.reference.as_deref()?, buf) {
+                return None;
+            }
+        }
+        if self.pass.equal_reference {
+            buf.push(SEPARATOR);
+            buf.extend_from_slice(trimmed(&r.reference)?.as_bytes());
+        }
+        if self.pass.equal_counterparty {
+            buf.push(SEPARATOR);
+            buf.extend_from_slice(trimmed(&r.counterparty)?.as_bytes());
+        }
+        let len = u32::try_from(buf.len()).ok()?;
+        if buf.len() <= INLINE {
+            // Zero padded to a fixed size: copied and hashed as whole words.
+            buf.resize(INLINE, 0);
+            let mut head = [0; INLINE];
+            head.copy_from_slice(&buf[..INLINE]);
+            Some((
+                Key {
+                    hash: hash(&head, len),
+                    len,
+                    head,
+                },
+                None,
+            ))
+        } else {
+            let key = Key {
+                hash: hash(buf, len),
+                len,
+                head: [0; INLINE],
+            };
+            Some((key, Some(buf.as_slice().into())))
+        }
+    }
+
+    /// Keys every record of `recs` (positions `offset..`) whose status is available, making an
+    /// item of each with `make(key, position)`.
+    pub(crate) fn chunk<T>(
+        &mut self,
+        recs: &[Record],
+        status: &[u8],
+        offset: usize,
+        available: u8,
+        mut make: impl FnMut(Key, usize, &Record) -> T,
+    ) -> KeyedChunk<T> {
+        let mut out = KeyedChunk {
+            items: Vec::with_capacity(recs.len()),
+            long: Vec::new(),
+        };
+        for (i, (r, s)) in recs.iter().zip(status).enumerate() {
+            if *s != available {
+                continue;
+            }
+            if let Some((key, long)) = self.key(r) {
+                if let Some(text) = long {
+                    out.long.push((out.items.len(), text));
+                }
+                out.items.push(make(key, offset + i, r));
+            }
+        }
+        out
+    }
+}
+
+/// Gives every distinct long key text one id, in chunk order, and stores it in the keys'
+/// `head`: afterwards equal keys are equal values, long or not.
+pub(crate) fn intern_long<T: Keyed>(chunks: &mut [&mut KeyedChunk<T>]) {
+    let mut ids: HashMap<Box<[u8]>, u64> = HashMap::new();
+    for chunk in chunks.iter_mut() {
+        for (pos, text) in std::mem::take(&mut chunk.long) {
+            let next = ids.len() as u64;
+            let id = *ids.entry(text).or_insert(next);
+            if let Some(item) = chunk.items.get_mut(pos) {
+                let key = item.key_mut();
+                debug_assert!(key.is_long());
+                key.head = [0; INLINE];
+                key.head[..8].copy_from_slice(&id.to_le_bytes());
+            }
+        }
+    }
+}
+
+fn trimmed(s: &Option<CompactString>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A fast, well-mixed 64-bit hash (word-wise multiply-rotate, murmur3's finaliser). Fixed, not
+/// seeded: a flood of colliding keys only makes one partition large (sorted, so never
+/// quadratic), and the outcome never depends on the hash.
+fn hash(bytes: &[u8], len: u32) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = u64::from(len).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h
+}

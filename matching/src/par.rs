@@ -1,0 +1,178 @@
+//! Independent batches of work on a few scoped threads, with results in batch order so that
+//! nothing downstream can depend on how many threads ran or how they interleaved.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::engine::Stop;
+
+/// Runs `work(state, b)` for every batch `b` in `0..batches` on up to `threads` threads (the
+/// calling thread is one of them; each thread has its own `state` from `init`, for scratch
+/// buffers) and returns the results in batch order. Batches are handed out in increasing order.
+///
+/// Only the calling thread calls `between` (the progress callback need not be `Sync`), after
+/// each of its batches; an `Err` from it makes every thread stop before its next batch and is
+/// returned.
+pub(crate) fn batches<S, R: Send>(
+    threads: usize,
+    batches: usize,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, usize) -> R + Sync,
+    between: &mut dyn FnMut() -> Result<(), Stop>,
+) -> Result<Vec<R>, Stop> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let take = || {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        let b = next.fetch_add(1, Ordering::Relaxed);
+        (b < batches).then_some(b)
+    };
+    let helper = || {
+        let mut state = init();
+        let mut done = Vec::new();
+        while let Some(b) = take() {
+            done.push((b, work(&mut state, b)));
+        }
+        done
+    };
+    let helpers = threads.clamp(1, batches.max(1)) - 1;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..helpers).map(|_| s.spawn(helper)).collect();
+        let mut state = init();
+        let mut done = Vec::with_capacity(batches);
+        let mut result = Ok(());
+        while let Some(b) = take() {
+            done.push((b, work(&mut state, b)));
+            if let Err(e) = between() {
+                stop.store(true, Ordering::Relaxed);
+                result = Err(e);
+                break;
+            }
+        }
+        for h in handles {
+            match h.join() {
+                Ok(theirs) => done.extend(theirs),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        result?;
+        done.sort_unstable_by_key(|(b, _)| *b);
+        Ok(done.into_iter().map(|(_, r)| r).collect())
+    })
+}
+
+/// Appends `make(i)` for every `i` in `0..n`, in order, to `out`, on up to `threads` threads:
+/// the calling thread makes the first share straight into `out` (no copy), each other thread
+/// its share into a vector of its own, appended after.
+///
+/// Only the calling thread calls `between`, every `every` items, with its estimate of the items
+/// made; an `Err` from it stops every thread within `every` items and is returned.
+pub(crate) fn extend_in_order<T: Send>(
+    threads: usize,
+    n: usize,
+    every: usize,
+    out: &mut Vec<T>,
+    make: impl Fn(usize) -> T + Sync,
+    between: &mut dyn FnMut(usize) -> Result<(), Stop>,
+) -> Result<(), Stop> {
+    let threads = threads.clamp(1, n.max(1));
+    let every = every.max(1);
+    let stop = AtomicBool::new(false);
+    out.reserve(n);
+    std::thread::scope(|s| {
+        let (make, stop) = (&make, &stop);
+        let handles: Vec<_> = (1..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let range = chunk(n, threads, t);
+                    let mut mine = Vec::with_capacity(range.len());
+                    for i in range {
+                        if i % every == 0 && stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        mine.push(make(i));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mut result = Ok(());
+        let first = chunk(n, threads, 0);
+        for i in first.clone() {
+            out.push(make(i));
+            if (i + 1) % every == 0 {
+                // The others go at about the same pace.
+                if let Err(e) = between((i + 1) * threads) {
+                    stop.store(true, Ordering::Relaxed);
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        for h in handles {
+            match h.join() {
+                Ok(mut theirs) => out.append(&mut theirs),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        result
+    })
+}
+
+/// The `i`-th of `n` nearly equal consecutive ranges of `0..len`.
+pub(crate) fn chunk(len: usize, n: usize, i: usize) -> std::ops::Range<usize> {
+    let n = n.max(1);
+    (len * i / n)..(len * (i + 1) / n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_come_in_batch_order_whatever_the_threads() {
+        for threads in 1..4 {
+            let out = batches(threads, 50, || 0u32, |_, b| b * 2, &mut || Ok(())).unwrap();
+            assert_eq!(out, (0..50).map(|b| b * 2).collect::<Vec<_>>());
+        }
+        let out = batches(2, 0, || (), |_, b| b, &mut || Ok(())).unwrap();
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn an_error_between_batches_stops_the_run() {
+        let mut calls = 0;
+        let out = batches(2, 1000, || (), |_, b| b, &mut || {
+            calls += 1;
+            if calls == 3 {
+                Err(Stop)
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(out, Err(Stop));
+        assert_eq!(calls, 3);
+    }
+
+    #[test]
+    fn extends_in_order_whatever_the_threads() {
+        for threads in 1..4 {
+            for n in [0, 1, 7, 100] {
+                let mut out = vec![usize::MAX];
+                extend_in_order(threads, n, 3, &mut out, |i| i, &mut |_| Ok(())).unwrap();
+                let want: Vec<usize> = std::iter::once(usize::MAX).chain(0..n).collect();
+                assert_eq!(out, want);
+            }
+        }
+        let mut out = Vec::new();
+        let res = extend_in_order(2, 100, 10, &mut out, |i| i, &mut |_| Err(Stop));
+        assert_eq!(res, Err(Stop));
+    }
+
+    #[test]
+    fn chunks_cover_the_range() {
+        let parts: Vec<_> = (0..3).map(|i| chunk(10, 3, i)).collect();
+        assert_eq!(parts, vec![0..3, 3..6, 6..10]);
+    }
+}
