@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use domain::money::Currency;
 use domain::records::{CompactString, Record};
 
+use crate::engine::AVAILABLE;
 use crate::normalise::Normaliser;
 use crate::rules::CompiledPass;
 
@@ -136,14 +137,13 @@ impl<'p> Keyer<'p> {
         }
     }
 
-    /// Keys every record of `recs` (positions `offset..`) whose status is available, making an
-    /// item of each with `make(key, position)`.
+    /// Keys every available record of `recs` (positions `offset..`; `status` theirs), making an
+    /// item of each with `make(key, position, record)`.
     pub(crate) fn chunk<T>(
         &mut self,
         recs: &[Record],
         status: &[u8],
         offset: usize,
-        available: u8,
         mut make: impl FnMut(Key, usize, &Record) -> T,
     ) -> KeyedChunk<T> {
         let mut out = KeyedChunk {
@@ -151,7 +151,7 @@ impl<'p> Keyer<'p> {
             long: Vec::new(),
         };
         for (i, (r, s)) in recs.iter().zip(status).enumerate() {
-            if *s != available {
+            if *s != AVAILABLE {
                 continue;
             }
             if let Some((key, long)) = self.key(r) {

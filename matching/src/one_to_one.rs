@@ -197,7 +197,6 @@ impl Engine<'_> {
                     &recs[range.clone()],
                     &status[range.clone()],
                     range.start,
-                    AVAILABLE,
                     |key, i, r| OneEntry {
                         key,
                         amount: amounts.amount(side, i, r),
@@ -257,13 +256,15 @@ impl Engine<'_> {
         )?;
         drop(chunks);
 
-        // Merge, in batch order; statuses first (partitions hold disjoint records).
-        let mut confirmed: Vec<(u32, u32, f64)> = Vec::new();
+        // Merge, in batch order (partitions hold disjoint records). Matches go by left position:
+        // positions are unique, so they are placed rather than sorted.
+        let mut by_left: Vec<Option<(u32, f64)>> = vec![None; left.len()];
         let (mut ties_left, mut ties_right) = (Vec::new(), Vec::new());
         for d in decided {
-            for &(l, r, _) in &d.confirmed {
+            for &(l, r, score) in &d.confirmed {
                 self.status_left[l as usize] = MATCHED;
                 self.status_right[r as usize] = MATCHED;
+                by_left[l as usize] = Some((r, score));
             }
             for &l in &d.withhold_left {
                 self.status_left[l as usize] = SUGGESTED;
@@ -271,7 +272,6 @@ impl Engine<'_> {
             for &r in &d.withhold_right {
                 self.status_right[r as usize] = SUGGESTED;
             }
-            confirmed.extend_from_slice(&d.confirmed);
             for t in d.ties {
                 match t.side {
                     Side::Left => ties_left.push(t),
@@ -287,8 +287,13 @@ impl Engine<'_> {
             self.suggestions.push(suggestion(ctx, left, right, t));
         }
 
-        // Matches, by left position, made on the run's threads straight into the outcome.
-        confirmed.sort_unstable_by_key(|c| c.0);
+        // Matches, made on the run's threads straight into the outcome.
+        let confirmed: Vec<(u32, u32, f64)> = by_left
+            .iter()
+            .enumerate()
+            .filter_map(|(l, m)| m.map(|(r, score)| (to_u32(l), r, score)))
+            .collect();
+        drop(by_left);
         let total = confirmed.len();
         let reporter = self.reporter;
         par::extend_in_order(
@@ -363,10 +368,14 @@ fn gather<A: Copy + Ord>(into: &mut Vec<OneEntry<A>>, chunks: &[Chunk<A>], p: us
     });
 }
 
-/// The end (exclusive) of the run of entries with the same key as `entries[start]`.
+/// The end (exclusive) of the run of entries with the same key as `entries[start]`. Runs are
+/// short (a key is rarely on a side twice) and each is passed once: a scan beats a search.
 fn run_end<A>(entries: &[OneEntry<A>], start: usize) -> usize {
     let key = entries[start].key;
-    start + entries[start..].partition_point(|e| e.key == key)
+    entries[start..]
+        .iter()
+        .position(|e| e.key != key)
+        .map_or(entries.len(), |n| start + n)
 }
 
 /// Settles one partition (`s.le`, `s.re`, sorted): candidates per key within the amount
