@@ -933,6 +933,18 @@ impl Search<'_, '_> {
     }
 }
 
+/// The exact sum of the amounts of records `ids`.
+#[inline]
+fn sum_of(recs: &[Record], ids: &[u32]) -> Decimal {
+    match ids {
+        // `Decimal::ZERO + x` is `x` itself (scale and all): no addition for one record.
+        [one] => recs[*one as usize].amount,
+        _ => ids.iter().fold(Decimal::ZERO, |acc, &i| {
+            acc.saturating_add(recs[i as usize].amount)
+        }),
+    }
+}
+
 /// The reason for a match (or a suggested candidate) of these left and right records.
 pub(crate) fn reason(
     ctx: &PassCtx<'_>,
@@ -942,14 +954,7 @@ pub(crate) fn reason(
     rs: &[u32],
 ) -> MatchReason {
     let pass = ctx.pass;
-    let sum = |recs: &[Record], ids: &[u32]| match ids {
-        // `Decimal::ZERO + x` is `x` itself (scale and all): skip the addition for 1:1.
-        [one] => recs[*one as usize].amount,
-        _ => ids.iter().fold(Decimal::ZERO, |acc, &i| {
-            acc.saturating_add(recs[i as usize].amount)
-        }),
-    };
-    let (sl, sr) = (sum(left, ls), sum(right, rs));
+    let (sl, sr) = (sum_of(left, ls), sum_of(right, rs));
     let date_field = pass.date.map_or(DateField::BookingDate, |(f, _)| f);
     let mut days = 0i64;
     let mut similarities: Vec<SimilarityScore> = pass

@@ -15,19 +15,38 @@ use crate::rules::CompiledPass;
 
 /// Bytes of a key stored inline: the currency (3), a separator per text and the texts.
 pub(crate) const INLINE: usize = 28;
+// `Key::head` and `Key::tail` hold exactly the inline bytes.
+const _: () = assert!(INLINE == 3 * 8 + 4);
 
 /// Separates the texts of a key (never part of UTF-8 text, so the encoding is unambiguous).
 const SEPARATOR: u8 = 0xFF;
 
 /// An exact key. Equal keys mean equal currency and texts. The order (hash first) is arbitrary
 /// but total; nothing in the outcome depends on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     /// A hash of the full key text (partitions records; compared first).
     hash: u64,
-    /// Length of the full key text; above [`INLINE`], `head` holds the long key's id.
+    /// Length of the full key text; above [`INLINE`], `head[0]` holds the long key's id.
     len: u32,
-    head: [u8; INLINE],
+    /// The text, zero padded, as little-endian words: compared as integers, not by `memcmp`.
+    head: [u64; 3],
+    tail: u32,
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Field by field, as the derived order would, but as one straight run of integer
+        // comparisons (no slice loop).
+        let fields = |k: &Key| (k.hash, k.len, k.head[0], k.head[1], k.head[2], k.tail);
+        fields(self).cmp(&fields(other))
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl Key {
@@ -117,13 +136,21 @@ impl<'p> Keyer<'p> {
         if buf.len() <= INLINE {
             // Zero padded to a fixed size: copied and hashed as whole words.
             buf.resize(INLINE, 0);
-            let mut head = [0; INLINE];
-            head.copy_from_slice(&buf[..INLINE]);
+            let mut text = [0; INLINE];
+            text.copy_from_slice(&buf[..INLINE]);
+            let word = |i: usize| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&text[i..i + 8]);
+                u64::from_le_bytes(w)
+            };
+            let mut tail = [0u8; 4];
+            tail.copy_from_slice(&text[24..INLINE]);
             Some((
                 Key {
-                    hash: hash(&head, len),
+                    hash: hash(&text, len),
                     len,
-                    head,
+                    head: [word(0), word(8), word(16)],
+                    tail: u32::from_le_bytes(tail),
                 },
                 None,
             ))
@@ -131,7 +158,8 @@ impl<'p> Keyer<'p> {
             let key = Key {
                 hash: hash(buf, len),
                 len,
-                head: [0; INLINE],
+                head: [0; 3],
+                tail: 0,
             };
             Some((key, Some(buf.as_slice().into())))
         }
@@ -176,8 +204,8 @@ pub(crate) fn intern_long<T: Keyed>(chunks: &mut [&mut KeyedChunk<T>]) {
             if let Some(item) = chunk.items.get_mut(pos) {
                 let key = item.key_mut();
                 debug_assert!(key.is_long());
-                key.head = [0; INLINE];
-                key.head[..8].copy_from_slice(&id.to_le_bytes());
+                key.head = [id, 0, 0];
+                key.tail = 0;
             }
         }
     }
@@ -211,4 +239,87 @@ fn hash(bytes: &[u8], len: u32) -> u64 {
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^= h >> 33;
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::compile;
+    use crate::RuleSet;
+
+    fn pass(json: &str) -> CompiledPass {
+        let rules =
+            RuleSet::from_json_str(&format!(r#"{{"version": 1, "passes": [{json}]}}"#)).unwrap();
+        compile(&rules).unwrap().remove(0)
+    }
+
+    fn record(currency: &str, reference: &str, counterparty: &str) -> Record {
+        Record {
+            id: "x".into(),
+            booking_date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+            value_date: None,
+            amount: rust_decimal::Decimal::ONE,
+            currency: Currency::parse(currency).unwrap(),
+            reference: Some(reference.into()),
+            counterparty: Some(counterparty.into()),
+            description: None,
+        }
+    }
+
+    struct Item {
+        key: Key,
+        pos: usize,
+    }
+
+    impl Keyed for Item {
+        fn key_mut(&mut self) -> &mut Key {
+            &mut self.key
+        }
+    }
+
+    /// Keys of `records` (`None`: no part in the pass), long ones interned together.
+    fn keys(p: &CompiledPass, records: &[Record]) -> Vec<Option<Key>> {
+        let status = vec![AVAILABLE; records.len()];
+        let mut chunk = Keyer::new(p).chunk(records, &status, 0, |key, pos, _| Item { key, pos });
+        intern_long(&mut [&mut chunk]);
+        let mut out = vec![None; records.len()];
+        for item in chunk.items {
+            out[item.pos] = Some(item.key);
+        }
+        out
+    }
+
+    #[test]
+    fn equal_texts_make_equal_keys_and_fields_do_not_run_together() {
+        let p = pass(
+            r#"{"name": "p", "cardinality": "one_to_one", "reference": {},
+                "equal": ["counterparty"]}"#,
+        );
+        let long = "a reference far longer than the inline part of a key";
+        let k = keys(
+            &p,
+            &[
+                record("EUR", "INV-1", "bc"),
+                record("EUR", "inv 1", "bc"),
+                record("USD", "INV-1", "bc"),
+                record("EUR", "INV-1b", "c"),
+                record("EUR", long, "x"),
+                record("EUR", &long.to_uppercase(), "x"),
+                record("EUR", &format!("{long} 2"), "x"),
+                record("EUR", " -.", "x"),
+            ],
+        );
+        assert_eq!(k[0], k[1], "the same after normalisation");
+        assert_ne!(k[0], k[2], "another currency");
+        assert_ne!(k[0], k[3], "reference and counterparty do not run together");
+        assert!(
+            k[4].is_some() && k[4] == k[5],
+            "long keys compare by their full text"
+        );
+        assert_ne!(k[4], k[6]);
+        assert_eq!(
+            k[7], None,
+            "nothing left of the reference: no part in the pass"
+        );
+    }
 }

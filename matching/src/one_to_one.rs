@@ -11,7 +11,8 @@
 //! suggestions by subject id), so the outcome is the same for any number of threads or
 //! partitions.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cmp::Ordering;
+use std::sync::atomic::{self, AtomicUsize};
 
 use domain::records::{Record, Side};
 
@@ -201,6 +202,7 @@ impl Engine<'_> {
                         key,
                         amount: amounts.amount(side, i, r),
                         idx: to_u32(i),
+                        // Day numbers come from chrono's i32: always fits.
                         day: i32::try_from(ctx.day(r)).unwrap_or_default(),
                     },
                 );
@@ -249,10 +251,10 @@ impl Engine<'_> {
                         solve(ctx, amounts, left, right, s, &mut out);
                     }
                 }
-                done.fetch_add(weights[b], Ordering::Relaxed);
+                done.fetch_add(weights[b], atomic::Ordering::Relaxed);
                 out
             },
-            &mut || self.report(pass.index, done.load(Ordering::Relaxed), total),
+            &mut || self.report(pass.index, done.load(atomic::Ordering::Relaxed), total),
         )?;
         drop(chunks);
 
@@ -319,7 +321,7 @@ impl Engine<'_> {
 }
 
 /// Orders record positions by the records' ids, then by position (duplicate ids).
-fn by_id(recs: &[Record], a: u32, b: u32) -> std::cmp::Ordering {
+fn by_id(recs: &[Record], a: u32, b: u32) -> Ordering {
     recs[a as usize]
         .id
         .cmp(&recs[b as usize].id)
@@ -418,14 +420,16 @@ fn solve<X: Amounts>(
     l_range.resize(le.len(), (0, 0));
     let (mut i, mut j) = (0usize, 0usize);
     while i < le.len() && j < re.len() {
-        let (lk, rk) = (le[i].key, re[j].key);
-        if lk < rk {
-            i = run_end(le, i);
-            continue;
-        }
-        if rk < lk {
-            j = run_end(re, j);
-            continue;
+        match le[i].key.cmp(&re[j].key) {
+            Ordering::Less => {
+                i = run_end(le, i);
+                continue;
+            }
+            Ordering::Greater => {
+                j = run_end(re, j);
+                continue;
+            }
+            Ordering::Equal => {}
         }
         let (ie, je) = (run_end(le, i), run_end(re, j));
         let group = &re[j..je];

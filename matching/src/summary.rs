@@ -203,3 +203,66 @@ pub(crate) fn combine_minor(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn record(amount: Decimal, currency: &str) -> Record {
+        Record {
+            id: "x".into(),
+            booking_date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+            value_date: None,
+            amount,
+            currency: Currency::parse(currency).unwrap(),
+            reference: None,
+            counterparty: None,
+            description: None,
+        }
+    }
+
+    fn both(left: &[Record], right: &[Record], sl: &[u8], sr: &[u8]) -> (String, String) {
+        let want = serde_json::to_string(&summarise_decimal(left, right, sl, sr)).unwrap();
+        let minor = Minor::new(left, right, &[], 1).unwrap();
+        let got = combine_minor(
+            tally_minor(left, &minor.left, sl, Side::Left),
+            tally_minor(right, &minor.right, sr, Side::Right),
+            &minor,
+        )
+        .unwrap();
+        (serde_json::to_string(&got).unwrap(), want)
+    }
+
+    #[test]
+    fn sums_keep_the_scale_decimal_gives_them() {
+        let d = |m: i64, s: u32| Decimal::new(m, s);
+        // 5.00 - 5.00 = 0.00, then 0.00 + 3 is 3 (a zero operand gives way); 0.0 alone stays.
+        let left = [
+            record(d(500, 2), "EUR"),
+            record(d(-500, 2), "EUR"),
+            record(d(3, 0), "EUR"),
+        ];
+        let right = [record(d(0, 1), "USD")];
+        let (got, want) = both(&left, &right, &[0, 1, 2], &[0]);
+        assert_eq!(got, want);
+        assert!(want.contains(r#""amount":"3""#), "{want}");
+        assert!(want.contains(r#""amount":"0.0""#), "{want}");
+    }
+
+    proptest! {
+        #[test]
+        fn integer_tally_is_the_decimal_tally(
+            amounts in prop::collection::vec((-3i64..=3, 0u32..4, 0u8..3, prop::bool::ANY), 0..40),
+        ) {
+            let recs: Vec<Record> = amounts
+                .iter()
+                .map(|&(m, s, _, usd)| record(Decimal::new(m * 10i64.pow(s) / 2, s), if usd { "USD" } else { "EUR" }))
+                .collect();
+            let status: Vec<u8> = amounts.iter().map(|a| a.2).collect();
+            let half = recs.len() / 2;
+            let (got, want) = both(&recs[..half], &recs[half..], &status[..half], &status[half..]);
+            prop_assert_eq!(got, want);
+        }
+    }
+}
