@@ -212,5 +212,8 @@ fn main() -> Result<()> {
         outcome.matches.len(),
         outcome.suggestions.len()
     );
+    // The process ends here: freeing 2M records and the outcome one by one would only delay
+    // the exit (about 0.05 s), the OS takes the memory back at once.
+    std::mem::forget((left, right, outcome));
     Ok(())
 }
