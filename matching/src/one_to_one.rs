@@ -614,44 +614,50 @@ fn solve<X: Amounts>(
         if status_l[l as usize] != AVAILABLE || b.count < 2 {
             continue;
         }
-        let mut tied: Vec<u32> = l_edges(l)
+        let tied = l_edges(l)
             .iter()
             .filter(|e| status_r[e.r as usize] == AVAILABLE && e.score == b.score)
             .map(|e| re[e.r as usize].idx)
             .collect();
-        tied.sort_by(|&x, &y| by_id(right, x, y));
-        tied.truncate(MAX_LISTED_TIES);
-        let subject = le[l as usize].idx;
-        out.withhold_left.push(subject);
-        out.withhold_right.extend_from_slice(&tied);
-        out.ties.push(Tie {
-            side: Side::Left,
-            subject,
-            tied,
-            best: b.score,
-        });
+        push_tie(out, Side::Left, le[l as usize].idx, tied, right, b.score);
     }
     for &r in rights.iter() {
         let b = best_r[r as usize];
         if status_r[r as usize] != AVAILABLE || b.count < 2 {
             continue;
         }
-        let mut tied: Vec<u32> = r_edges(r)
+        let tied = r_edges(r)
             .filter(|e| status_l[e.l as usize] == AVAILABLE && e.score == b.score)
             .map(|e| le[e.l as usize].idx)
             .collect();
-        tied.sort_by(|&x, &y| by_id(left, x, y));
-        tied.truncate(MAX_LISTED_TIES);
-        let subject = re[r as usize].idx;
-        out.withhold_right.push(subject);
-        out.withhold_left.extend_from_slice(&tied);
-        out.ties.push(Tie {
-            side: Side::Right,
-            subject,
-            tied,
-            best: b.score,
-        });
+        push_tie(out, Side::Right, re[r as usize].idx, tied, left, b.score);
     }
+}
+
+/// Withholds `subject` (a record of `side`) and its `tied` candidates (positions in `others`,
+/// the other side's records), keeping the tie for its suggestion.
+fn push_tie(
+    out: &mut Decided,
+    side: Side,
+    subject: u32,
+    mut tied: Vec<u32>,
+    others: &[Record],
+    best: f64,
+) {
+    tied.sort_by(|&x, &y| by_id(others, x, y));
+    tied.truncate(MAX_LISTED_TIES);
+    let (own, other) = match side {
+        Side::Left => (&mut out.withhold_left, &mut out.withhold_right),
+        Side::Right => (&mut out.withhold_right, &mut out.withhold_left),
+    };
+    own.push(subject);
+    other.extend_from_slice(&tied);
+    out.ties.push(Tie {
+        side,
+        subject,
+        tied,
+        best,
+    });
 }
 
 /// The suggestion for a tie: each tied record with its reason.
