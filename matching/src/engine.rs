@@ -11,7 +11,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use crate::amounts::Minor;
-use crate::keys::{intern_long, Key, Keyed, Keyer};
+use crate::keys::{intern_long, run_end, Key, Keyed, Keyer};
 use crate::normalise::similarity_text;
 use crate::outcome::{
     Candidate, Condition, Conditions, MatchGroup, MatchOutcome, MatchReason, Progress,
@@ -135,6 +135,9 @@ struct Entry<V> {
 impl<V> Keyed for Entry<V> {
     fn key_mut(&mut self) -> &mut Key {
         &mut self.key
+    }
+    fn key(&self) -> Key {
+        self.key
     }
 }
 
@@ -350,12 +353,6 @@ pub(crate) fn nearest(lo: usize, hi: usize, mid: impl FnOnce() -> usize) -> (usi
     (start, start + MAX_WINDOW_SCAN)
 }
 
-/// The end (exclusive) of the run of entries with the same key as `entries[start]`.
-fn run_end<V>(entries: &[Entry<V>], start: usize) -> usize {
-    let key = entries[start].key;
-    start + entries[start..].partition_point(|e| e.key == key)
-}
-
 /// Calls the progress callback, if any.
 #[derive(Clone, Copy)]
 pub(crate) struct Reporter<'a> {
@@ -437,9 +434,7 @@ impl<'a> Engine<'a> {
         let member_side = target_side.other();
         let (left, right) = (self.left, self.right);
         let (targets, members) = (self.recs(target_side), self.recs(member_side));
-        let date_field = pass.date.map(|(f, _)| f);
-        let date_of = |r: &Record| date_field.map_or(0, |f| day_num(r, f));
-        let [te, me] = self.entries(pass, [target_side, member_side], date_of);
+        let [te, me] = self.entries(pass, [target_side, member_side], |r| ctx.day(r));
         // Key → run of member entries (sorted by date within the run).
         let mut runs: HashMap<Key, (usize, usize)> = HashMap::new();
         let mut k = 0;

@@ -67,6 +67,18 @@ impl Key {
 /// Anything carrying a key (index entries), so long keys can be resolved in place.
 pub(crate) trait Keyed {
     fn key_mut(&mut self) -> &mut Key;
+    fn key(&self) -> Key;
+}
+
+/// The end (exclusive) of the run of entries with the same key as `entries[start]`, in entries
+/// sorted by key. Runs are short (a key is rarely on a side twice) and each is passed once: a
+/// scan beats a search.
+pub(crate) fn run_end<T: Keyed>(entries: &[T], start: usize) -> usize {
+    let key = entries[start].key();
+    entries[start..]
+        .iter()
+        .position(|e| e.key() != key)
+        .map_or(entries.len(), |n| start + n)
 }
 
 /// Builds the keys of one pass (one per thread: it owns a scratch buffer).
@@ -274,6 +286,9 @@ mod tests {
     impl Keyed for Item {
         fn key_mut(&mut self) -> &mut Key {
             &mut self.key
+        }
+        fn key(&self) -> Key {
+            self.key
         }
     }
 

@@ -21,7 +21,7 @@ use crate::engine::{
     nearest, reason, to_u32, Engine, PassCtx, Stop, AVAILABLE, MATCHED, MAX_LISTED_TIES,
     PROGRESS_EVERY, SUGGESTED,
 };
-use crate::keys::{intern_long, Key, Keyed, KeyedChunk, Keyer};
+use crate::keys::{intern_long, run_end, Key, Keyed, KeyedChunk, Keyer};
 use crate::outcome::{Candidate, MatchGroup, Suggestion};
 use crate::par;
 
@@ -38,6 +38,9 @@ struct OneEntry<A> {
 impl<A> Keyed for OneEntry<A> {
     fn key_mut(&mut self) -> &mut Key {
         &mut self.key
+    }
+    fn key(&self) -> Key {
+        self.key
     }
 }
 
@@ -368,16 +371,6 @@ fn gather<A: Copy + Ord>(into: &mut Vec<OneEntry<A>>, chunks: &[Chunk<A>], p: us
             .then_with(|| a.amount.cmp(&b.amount))
             .then(a.idx.cmp(&b.idx))
     });
-}
-
-/// The end (exclusive) of the run of entries with the same key as `entries[start]`. Runs are
-/// short (a key is rarely on a side twice) and each is passed once: a scan beats a search.
-fn run_end<A>(entries: &[OneEntry<A>], start: usize) -> usize {
-    let key = entries[start].key;
-    entries[start..]
-        .iter()
-        .position(|e| e.key != key)
-        .map_or(entries.len(), |n| start + n)
 }
 
 /// Settles one partition (`s.le`, `s.re`, sorted): candidates per key within the amount
