@@ -10,7 +10,7 @@
 use domain::records::{Record, Side};
 use rust_decimal::Decimal;
 
-use crate::engine::amount_component;
+use crate::engine::{allowed, amount_component};
 use crate::par;
 use crate::rules::CompiledPass;
 
@@ -136,12 +136,8 @@ impl Amounts for DecimalAmounts<'_> {
     }
 
     fn window(&self, a: Decimal) -> (Option<Decimal>, Option<Decimal>) {
-        let pass = self.pass;
-        let width = pass
-            .tol_fraction
-            .checked_mul(a.abs())
-            .unwrap_or(Decimal::MAX)
-            .max(pass.tol_absolute);
+        // The tolerance of `|a|` itself: a partner's own may only be smaller.
+        let width = allowed(self.pass, a, a);
         (a.checked_sub(width), a.checked_add(width))
     }
 
