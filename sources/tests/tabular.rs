@@ -100,14 +100,19 @@ fn csv_utf8_bom_and_utf16_with_bom() {
     }
 }
 
+/// `Date;Amount;Payee` files (decimal comma, EUR) for the encoding tests.
+fn payee_mapping() -> Mapping {
+    mapping(
+        r#"{"booking_date": "Date", "amount": "Amount", "counterparty": "Payee", "fixed_currency": "EUR", "decimal": {"decimal_separator": ","}}"#,
+    )
+}
+
 #[test]
 fn csv_windows_1252_and_invalid_utf8_hint() {
     let mut bytes = b"Date;Amount;Payee\n2024-01-31;1,5;Caf".to_vec();
     bytes.push(0xE9);
     bytes.extend_from_slice(b" \x80\n");
-    let m = mapping(
-        r#"{"booking_date": "Date", "amount": "Amount", "counterparty": "Payee", "fixed_currency": "EUR", "decimal": {"decimal_separator": ","}}"#,
-    );
+    let m = payee_mapping();
     let options = CsvOptions {
         encoding: Some("windows-1252".into()),
         ..CsvOptions::semicolon()
@@ -152,9 +157,7 @@ fn csv_a_utf8_bom_wins_over_a_configured_encoding() {
     let mut bytes = b"\xEF\xBB\xBFDate;Amount;Payee\n2024-01-31;1,5;".to_vec();
     bytes.extend_from_slice("Café".as_bytes());
     bytes.push(b'\n');
-    let m = mapping(
-        r#"{"booking_date": "Date", "amount": "Amount", "counterparty": "Payee", "fixed_currency": "EUR", "decimal": {"decimal_separator": ","}}"#,
-    );
+    let m = payee_mapping();
     let options = CsvOptions {
         encoding: Some("windows-1252".into()),
         ..CsvOptions::semicolon()
@@ -169,9 +172,7 @@ fn csv_explicit_utf8_reports_invalid_bytes_instead_of_replacing_them() {
     let mut bytes = b"Date;Amount;Payee\n2024-01-31;1,5;Caf".to_vec();
     bytes.push(0xE9);
     bytes.push(b'\n');
-    let m = mapping(
-        r#"{"booking_date": "Date", "amount": "Amount", "counterparty": "Payee", "fixed_currency": "EUR", "decimal": {"decimal_separator": ","}}"#,
-    );
+    let m = payee_mapping();
     let options = CsvOptions {
         encoding: Some("utf-8".into()),
         ..CsvOptions::semicolon()
