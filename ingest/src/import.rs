@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::BufReader;
 
+use domain::data_source::ImportedFile;
 use serde::Serialize;
 use sources::{ImportError, ImportReport, ImportedRecord, MappingError, OnError, RowError};
 use sqlx::PgPool;
@@ -27,6 +28,29 @@ pub struct ImportSummary {
     pub errors_total: u64,
     /// The first row errors (skipped rows), with row, column and reason.
     pub errors: Vec<RowError>,
+}
+
+impl ImportSummary {
+    /// What the source's `SourceFileImported` event records of this import of `file` (the one
+    /// event that makes its records part of the source, see `DataSourceCommand::RecordImport`).
+    pub fn imported_file(
+        &self,
+        file_name: String,
+        file: &StoredFile,
+        settings: &ImportSettings,
+    ) -> ImportedFile {
+        ImportedFile {
+            file_name,
+            sha256: file.sha256.clone(),
+            size_bytes: file.size_bytes,
+            settings: settings.to_value(),
+            rows_read: self.rows_read,
+            records_added: self.records_added,
+            duplicates: self.duplicates,
+            rows_skipped: self.rows_skipped,
+            errors_total: self.errors_total,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use commands::{CommandMetadata, CommandStore};
-use domain::data_source::{DataSourceCommand, ImportedFile};
+use domain::data_source::DataSourceCommand;
 use domain::job::{JobCommand, JobDefinition};
 use domain::project::ProjectCommand;
 use domain::validation::{Description, Name};
@@ -160,17 +160,7 @@ async fn main() {
             started,
         );
         // As the upload route does: a run reads only the files its sources' events name.
-        let file = ImportedFile {
-            file_name: path.display().to_string(),
-            sha256: stored.sha256.clone(),
-            size_bytes: stored.size_bytes,
-            settings: parsed.to_value(),
-            rows_read: summary.rows_read,
-            records_added: summary.records_added,
-            duplicates: summary.duplicates,
-            rows_skipped: summary.rows_skipped,
-            errors_total: summary.errors_total,
-        };
+        let file = summary.imported_file(path.display().to_string(), &stored, &parsed);
         store
             .data_source(id, DataSourceCommand::RecordImport { file }, &meta)
             .await

@@ -3,7 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use domain::data_source::{DataSourceCommand, ImportedFile};
+use domain::data_source::DataSourceCommand;
 use domain::validation::{Name, ValidationErrors};
 use ingest::{import_file, ImportFailure, ImportSettings};
 use serde::Deserialize;
@@ -206,17 +206,7 @@ async fn upload(
         ImportFailure::Io(s) => Problem::internal(s),
         ImportFailure::Database(e) => Problem::from(e),
     })?;
-    let file = ImportedFile {
-        file_name,
-        sha256: stored.sha256.clone(),
-        size_bytes: stored.size_bytes,
-        settings: settings.to_value(),
-        rows_read: summary.rows_read,
-        records_added: summary.records_added,
-        duplicates: summary.duplicates,
-        rows_skipped: summary.rows_skipped,
-        errors_total: summary.errors_total,
-    };
+    let file = summary.imported_file(file_name, &stored, &settings);
     // The records are committed; the event must follow. A concurrent command on the source is
     // the only conflict possible (RecordImport checks no version), so retrying is safe.
     let mut attempt = 0;
