@@ -13,6 +13,7 @@
 
 use std::cmp::Ordering;
 use std::sync::atomic::{self, AtomicUsize};
+use std::sync::Arc;
 
 use domain::records::{Record, Side};
 
@@ -306,11 +307,14 @@ impl Engine<'_> {
             total,
             PROGRESS_EVERY,
             &mut self.matches,
-            |k| {
+            // A copy of the name per thread: threads cloning one `Arc` would contend for its
+            // counter on every match.
+            || Arc::<str>::from(&*ctx.name),
+            |name, k| {
                 let (l, r, score) = confirmed[k];
                 MatchGroup {
                     pass_index: pass.index,
-                    pass_name: ctx.name.clone(),
+                    pass_name: name.clone(),
                     left: vec![left[l as usize].id.clone()],
                     right: vec![right[r as usize].id.clone()],
                     score,

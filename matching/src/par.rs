@@ -62,18 +62,20 @@ pub(crate) fn batches<S, R: Send>(
     })
 }
 
-/// Appends `make(i)` for every `i` in `0..n`, in order, to `out`, on up to `threads` threads:
-/// the calling thread makes the first share straight into `out` (no copy), each other thread
-/// its share into a vector of its own, appended after.
+/// Appends `make(state, i)` for every `i` in `0..n`, in order, to `out`, on up to `threads`
+/// threads, each with its own `state` from `init`: the calling thread makes the first share
+/// straight into `out` (no copy), each other thread its share into a vector of its own,
+/// appended after.
 ///
 /// Only the calling thread calls `between`, every `every` items, with its estimate of the items
 /// made; an `Err` from it stops every thread within `every` items and is returned.
-pub(crate) fn extend_in_order<T: Send>(
+pub(crate) fn extend_in_order<S, T: Send>(
     threads: usize,
     n: usize,
     every: usize,
     out: &mut Vec<T>,
-    make: impl Fn(usize) -> T + Sync,
+    init: impl Fn() -> S + Sync,
+    make: impl Fn(&mut S, usize) -> T + Sync,
     between: &mut dyn FnMut(usize) -> Result<(), Stop>,
 ) -> Result<(), Stop> {
     let threads = threads.clamp(1, n.max(1));
@@ -81,17 +83,18 @@ pub(crate) fn extend_in_order<T: Send>(
     let stop = AtomicBool::new(false);
     out.reserve(n);
     std::thread::scope(|s| {
-        let (make, stop) = (&make, &stop);
+        let (init, make, stop) = (&init, &make, &stop);
         let handles: Vec<_> = (1..threads)
             .map(|t| {
                 s.spawn(move || {
                     let range = chunk(n, threads, t);
+                    let mut state = init();
                     let mut mine = Vec::with_capacity(range.len());
                     for i in range {
                         if i % every == 0 && stop.load(Ordering::Relaxed) {
                             break;
                         }
-                        mine.push(make(i));
+                        mine.push(make(&mut state, i));
                     }
                     mine
                 })
@@ -99,8 +102,9 @@ pub(crate) fn extend_in_order<T: Send>(
             .collect();
         let mut result = Ok(());
         let first = chunk(n, threads, 0);
+        let mut state = init();
         for i in first.clone() {
-            out.push(make(i));
+            out.push(make(&mut state, i));
             if (i + 1) % every == 0 {
                 // The others go at about the same pace.
                 if let Err(e) = between((i + 1) * threads) {
@@ -160,13 +164,13 @@ mod tests {
         for threads in 1..4 {
             for n in [0, 1, 7, 100] {
                 let mut out = vec![usize::MAX];
-                extend_in_order(threads, n, 3, &mut out, |i| i, &mut |_| Ok(())).unwrap();
+                extend_in_order(threads, n, 3, &mut out, || (), |_, i| i, &mut |_| Ok(())).unwrap();
                 let want: Vec<usize> = std::iter::once(usize::MAX).chain(0..n).collect();
                 assert_eq!(out, want);
             }
         }
         let mut out = Vec::new();
-        let res = extend_in_order(2, 100, 10, &mut out, |i| i, &mut |_| Err(Stop));
+        let res = extend_in_order(2, 100, 10, &mut out, || (), |_, i| i, &mut |_| Err(Stop));
         assert_eq!(res, Err(Stop));
     }
 

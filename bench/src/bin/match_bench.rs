@@ -17,6 +17,7 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -69,13 +70,14 @@ fn import(path: &Path, mapping_json: &str) -> Result<Vec<Record>> {
     Ok(records)
 }
 
-/// `left_ids,right_ids,pass,score`; ids of a group `;`-joined, score with 9 decimals.
-fn write_matches(path: &Path, matches: &[matching::MatchGroup]) -> Result<()> {
+/// `left_ids,right_ids,pass,score` rows (no header) for `matches`, appended to `out`; ids of a
+/// group `;`-joined, score with 9 decimals.
+fn format_matches(matches: &[matching::MatchGroup], out: Vec<u8>) -> Result<Vec<u8>> {
     let mut w = csv::WriterBuilder::new()
-        .buffer_capacity(1 << 20)
-        .from_path(path)?;
-    w.write_record(["left_ids", "right_ids", "pass", "score"])?;
+        .buffer_capacity(1 << 16)
+        .from_writer(out);
     let mut buf = String::new();
+    let mut scores = ScoreText::default();
     for m in matches {
         for ids in [&m.left, &m.right] {
             match ids.as_slice() {
@@ -93,12 +95,52 @@ fn write_matches(path: &Path, matches: &[matching::MatchGroup]) -> Result<()> {
             }
         }
         w.write_field(m.pass_name.as_bytes())?;
-        buf.clear();
-        write!(buf, "{:.9}", m.score)?;
-        w.write_field(buf.as_bytes())?;
+        w.write_field(scores.get(m.score)?)?;
         w.write_record(None::<&[u8]>)?;
     }
-    w.flush()?;
+    w.into_inner()
+        .map_err(|e| anyhow!("format matches: {}", e.error()))
+}
+
+/// `{:.9}` of scores, remembered by their bits: a run has few distinct scores (amount and day
+/// differences take few values) and formatting a float to a precision is slow.
+#[derive(Default)]
+struct ScoreText {
+    known: std::collections::HashMap<u64, Box<str>>,
+    scratch: String,
+}
+
+impl ScoreText {
+    const MAX_REMEMBERED: usize = 1 << 16;
+
+    fn get(&mut self, score: f64) -> Result<&[u8]> {
+        let bits = score.to_bits();
+        if !self.known.contains_key(&bits) {
+            self.scratch.clear();
+            write!(self.scratch, "{score:.9}")?;
+            if self.known.len() >= Self::MAX_REMEMBERED {
+                return Ok(self.scratch.as_bytes());
+            }
+            self.known.insert(bits, self.scratch.as_str().into());
+        }
+        Ok(self.known.get(&bits).map_or(&[][..], |s| s.as_bytes()))
+    }
+}
+
+/// `matches.csv`: header, then the rows, formatted in two halves on two threads.
+fn write_matches(path: &Path, matches: &[matching::MatchGroup]) -> Result<()> {
+    let (first, second) = matches.split_at(matches.len() / 2);
+    let (head, tail) = std::thread::scope(|s| -> Result<_> {
+        let tail = s.spawn(|| format_matches(second, Vec::new()));
+        let head = format_matches(first, b"left_ids,right_ids,pass,score\n".to_vec())?;
+        let tail = tail
+            .join()
+            .map_err(|_| anyhow!("formatting thread panicked"))??;
+        Ok((head, tail))
+    })?;
+    let mut file = File::create(path).with_context(|| format!("create {}", path.display()))?;
+    file.write_all(&head)?;
+    file.write_all(&tail)?;
     Ok(())
 }
 
@@ -172,20 +214,23 @@ fn main() -> Result<()> {
     suggested_left.dedup();
     suggested_right.sort_unstable();
     suggested_right.dedup();
-    // The matches file on one thread, the two unmatched files on the other.
+    // The matches file (most of the output) formatted on both threads, then the two
+    // unmatched files, one per thread.
+    write_matches(&out.join("matches.csv"), &outcome.matches)?;
     std::thread::scope(|s| -> Result<()> {
-        let matches = s.spawn(|| write_matches(&out.join("matches.csv"), &outcome.matches));
+        let right = s.spawn(|| {
+            write_unmatched(
+                &out.join("unmatched_right.csv"),
+                &outcome.unmatched_right,
+                &suggested_right,
+            )
+        });
         write_unmatched(
             &out.join("unmatched_left.csv"),
             &outcome.unmatched_left,
             &suggested_left,
         )?;
-        write_unmatched(
-            &out.join("unmatched_right.csv"),
-            &outcome.unmatched_right,
-            &suggested_right,
-        )?;
-        matches
+        right
             .join()
             .map_err(|_| anyhow!("writer thread panicked"))?
     })?;
