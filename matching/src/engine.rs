@@ -413,11 +413,17 @@ impl<'a> Engine<'a> {
     ) -> [Vec<Entry<V>>; 2] {
         let mut keyer = Keyer::new(pass);
         let [mut a, mut b] = sides.map(|side| {
-            keyer.chunk(self.recs(side), self.status(side), 0, |key, i, r| Entry {
-                key,
-                value: value(r),
-                idx: to_u32(i),
-            })
+            keyer.chunk(
+                self.recs(side),
+                self.status(side),
+                0,
+                Vec::new(),
+                |key, i, r| Entry {
+                    key,
+                    value: value(r),
+                    idx: to_u32(i),
+                },
+            )
         });
         intern_long(&mut [&mut a, &mut b]);
         [a.items, b.items].map(|mut items| {

@@ -178,16 +178,20 @@ impl<'p> Keyer<'p> {
     }
 
     /// Keys every available record of `recs` (positions `offset..`; `status` theirs), making an
-    /// item of each with `make(key, position, record)`.
+    /// item of each with `make(key, position, record)`, into `items` (emptied first: a buffer
+    /// handed back for reuse, or a new vector).
     pub(crate) fn chunk<T>(
         &mut self,
         recs: &[Record],
         status: &[u8],
         offset: usize,
+        mut items: Vec<T>,
         mut make: impl FnMut(Key, usize, &Record) -> T,
     ) -> KeyedChunk<T> {
+        items.clear();
+        items.reserve(recs.len());
         let mut out = KeyedChunk {
-            items: Vec::with_capacity(recs.len()),
+            items,
             long: Vec::new(),
         };
         for (i, (r, s)) in recs.iter().zip(status).enumerate() {
@@ -295,7 +299,10 @@ mod tests {
     /// Keys of `records` (`None`: no part in the pass), long ones interned together.
     fn keys(p: &CompiledPass, records: &[Record]) -> Vec<Option<Key>> {
         let status = vec![AVAILABLE; records.len()];
-        let mut chunk = Keyer::new(p).chunk(records, &status, 0, |key, pos, _| Item { key, pos });
+        let mut chunk = Keyer::new(p).chunk(records, &status, 0, Vec::new(), |key, pos, _| Item {
+            key,
+            pos,
+        });
         intern_long(&mut [&mut chunk]);
         let mut out = vec![None; records.len()];
         for item in chunk.items {

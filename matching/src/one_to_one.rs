@@ -185,13 +185,14 @@ impl Engine<'_> {
             .partition_bits
             .unwrap_or_else(|| partition_bits(left.len().max(right.len())));
 
-        // Index: chunk c of the left side is batch c, of the right side batch threads + c.
+        // Index: chunk c of the left side is batch c, of the right side batch threads + c. Each
+        // thread keys its chunks into one buffer, partitioned out of it chunk after chunk.
         let (sl, sr) = (&self.status_left, &self.status_right);
         let mut chunks: Vec<Chunk<X::A>> = par::batches(
             threads,
             2 * threads,
-            || (),
-            |_, b| {
+            Vec::new,
+            |buffer, b| {
                 let (side, recs, status) = if b < threads {
                     (Side::Left, left, sl)
                 } else {
@@ -202,6 +203,7 @@ impl Engine<'_> {
                     &recs[range.clone()],
                     &status[range.clone()],
                     range.start,
+                    std::mem::take(buffer),
                     |key, i, r| OneEntry {
                         key,
                         amount: amounts.amount(side, i, r),
@@ -210,7 +212,9 @@ impl Engine<'_> {
                         day: i32::try_from(ctx.day(r)).unwrap_or_default(),
                     },
                 );
-                partition(keyed, bits)
+                let (chunk, spent) = partition(keyed, bits);
+                *buffer = spent;
+                chunk
             },
             &mut || self.report(pass.index, 0, 1),
         )?;
@@ -336,8 +340,12 @@ fn by_id(recs: &[Record], a: u32, b: u32) -> Ordering {
 }
 
 /// Groups a chunk's entries by partition (a counting sort on the key hash), keeping the
-/// positions of its long keys up to date.
-fn partition<A: Copy>(mut keyed: KeyedChunk<OneEntry<A>>, bits: u32) -> Chunk<A> {
+/// positions of its long keys up to date. Hands back the vector it sorted out of, for reuse
+/// (an empty one when it sorted nothing).
+fn partition<A: Copy>(
+    mut keyed: KeyedChunk<OneEntry<A>>,
+    bits: u32,
+) -> (Chunk<A>, Vec<OneEntry<A>>) {
     let parts = 1usize << bits;
     let mut offsets = vec![0u32; parts + 1];
     for e in &keyed.items {
@@ -358,9 +366,10 @@ fn partition<A: Copy>(mut keyed: KeyedChunk<OneEntry<A>>, bits: u32) -> Chunk<A>
             }
             *slot += 1;
         }
-        keyed.items = out;
+        let spent = std::mem::replace(&mut keyed.items, out);
+        return (Chunk { keyed, offsets }, spent);
     }
-    Chunk { keyed, offsets }
+    (Chunk { keyed, offsets }, Vec::new())
 }
 
 /// Partition `p`'s entries from every chunk, sorted by (key, amount, position).
