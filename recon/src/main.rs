@@ -19,6 +19,11 @@ use relay::RelayConfig;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// mimalloc (decision 0009): faster small allocations than the system allocator, and memory
+/// in huge pages, which saves most page faults of a large matching run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "recon",

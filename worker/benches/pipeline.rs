@@ -23,6 +23,10 @@ use uuid::Uuid;
 use worker::run::RunSettings;
 use worker::RunEnd;
 
+/// The allocator Recon's binary runs with (decision 0009), so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bank_settings() -> serde_json::Value {
     json!({"format": "csv", "mapping": {"id": "id", "booking_date": "booking_date", "amount": "amount",
         "currency": "currency", "reference": "reference", "counterparty": "counterparty"}})

@@ -28,6 +28,10 @@ use domain::validation::{Description, Name};
 use domain::Currency;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection};
+
+/// The allocator Recon's binary runs with (decision 0009), so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use uuid::Uuid;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

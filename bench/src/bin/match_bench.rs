@@ -25,6 +25,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use domain::records::{CompactString, Record};
 use sources::{CsvOptions, Mapping, OnError};
 
+/// Recon's binaries allocate with mimalloc (decision 0009): faster small allocations, and
+/// memory in huge pages, which saves most page faults of a large run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BANK_MAPPING: &str = r#"{"id": "id", "booking_date": "booking_date", "amount": "amount",
     "currency": "currency", "reference": "reference", "counterparty": "counterparty"}"#;
 const LEDGER_MAPPING: &str = r#"{"id": "entry_id", "booking_date": "posting_date", "amount": "amount",
