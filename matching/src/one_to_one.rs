@@ -319,8 +319,8 @@ impl Engine<'_> {
                 MatchGroup {
                     pass_index: pass.index,
                     pass_name: name.clone(),
-                    left: vec![left[l as usize].id.clone()],
-                    right: vec![right[r as usize].id.clone()],
+                    left: smallvec::smallvec![left[l as usize].id.clone()],
+                    right: smallvec::smallvec![right[r as usize].id.clone()],
                     score,
                     reason: reason(ctx, left, right, &[l], &[r]),
                 }

@@ -25,6 +25,9 @@ pub struct MatchOutcome {
     pub summary: Vec<CurrencySummary>,
 }
 
+/// The record ids of one side of a match: one inline (most matches), more on the heap.
+pub type Ids = smallvec::SmallVec<[CompactString; 1]>;
+
 /// A confirmed match.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchGroup {
@@ -32,9 +35,9 @@ pub struct MatchGroup {
     /// Shared by all matches and suggestions of the pass.
     pub pass_name: Arc<str>,
     /// Left record ids, ordered by id (one unless the pass is many_to_one or many_to_many).
-    pub left: Vec<CompactString>,
+    pub left: Ids,
     /// Right record ids, ordered by id (one unless the pass is one_to_many or many_to_many).
-    pub right: Vec<CompactString>,
+    pub right: Ids,
     /// 0..=1: the mean of the graded conditions (amount, date, each similarity), 1 = perfect.
     pub score: f64,
     pub reason: MatchReason,

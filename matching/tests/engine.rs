@@ -37,8 +37,8 @@ fn exact_reference_and_amount_match_one_to_one() {
         ]
     );
     // Matches are listed in input order of their left record.
-    assert_eq!(out.matches[0].left, vec!["L1"]);
-    assert_eq!(out.matches[1].left, vec!["L2"]);
+    assert_eq!(out.matches[0].left.as_slice(), ["L1"]);
+    assert_eq!(out.matches[1].left.as_slice(), ["L2"]);
     assert!(out.unmatched_left.is_empty() && out.unmatched_right.is_empty());
 }
 

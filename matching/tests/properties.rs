@@ -536,7 +536,7 @@ proptest! {
             1 => {
                 prop_assert_eq!(out.matches.len(), 1);
                 let m = &out.matches[0];
-                prop_assert_eq!(&m.right, &tied[0]);
+                prop_assert_eq!(m.right.as_slice(), tied[0].as_slice());
                 prop_assert_eq!(m.score, best.unwrap().0);
                 let sum: Decimal = right.iter().filter(|r| m.right.contains(&r.id)).map(|r| r.amount).sum();
                 prop_assert_eq!(m.reason.amount_difference, t.amount - sum);
@@ -575,7 +575,7 @@ proptest! {
         for m in &out.matches {
             let (t, g) = if many_to_one { (&m.right, &m.left) } else { (&m.left, &m.right) };
             prop_assert_eq!(t.len(), 1);
-            got_matches.insert((t[0].clone(), g.clone()));
+            got_matches.insert((t[0].clone(), g.to_vec()));
         }
         let got_suggestions: BTreeSet<(CompactString, Vec<Vec<CompactString>>)> = out
             .suggestions
@@ -630,7 +630,7 @@ proptest! {
         let summary = |o: &MatchOutcome| {
             let mut m: BTreeMap<(Vec<CompactString>, Vec<CompactString>), f64> = BTreeMap::new();
             for g in &o.matches {
-                m.insert((g.left.clone(), g.right.clone()), g.score);
+                m.insert((g.left.to_vec(), g.right.to_vec()), g.score);
             }
             let s: BTreeSet<_> = o.suggestions.iter().map(|s| (s.side, s.record.clone())).collect();
             (m, s, o.unmatched_left.iter().cloned().collect::<BTreeSet<_>>())
