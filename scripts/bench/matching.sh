@@ -11,6 +11,9 @@
 # Each side runs RUNS times, Recon and pandas alternating, and the speed-up is the ratio of the
 # median wall times: on these VMs one run can be 30 % off the next.
 #
+# BASELINE_BIN=/path/to/an/older/match-bench adds that binary to every run (as "baseline"), to
+# tell what a change gained from what the machine gives on the day.
+#
 # Targets (from the issue): Recon 10x faster than pandas, under 1 GB peak memory.
 # Env: N, SEED, DATA (data dir, default /tmp/recon-bench-data/<N>-<SEED>; generated only if
 # truth.csv is missing), OUT (results, default /tmp/recon-bench-matching), VENV (default
@@ -25,6 +28,7 @@ OUT="${OUT:-/tmp/recon-bench-matching}"
 VENV="${VENV:-/tmp/recon-bench-venv}"
 MATCH_BENCH_ARGS="${MATCH_BENCH_ARGS:-}"
 RUNS="${RUNS:-3}"
+BASELINE_BIN="${BASELINE_BIN:-}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/tmp/target-bench}"
 
 log() { echo "matching.sh: $*" >&2; }
@@ -85,6 +89,10 @@ for i in $(seq "$RUNS"); do
   echo
   echo "== run $i of $RUNS: recon: match-bench $MATCH_BENCH_ARGS"
   run "recon-$i" "$BIN/match-bench" $MATCH_BENCH_ARGS "$DATA/bank.csv" "$DATA/ledger.csv" "$OUT/recon"
+  if [ -n "$BASELINE_BIN" ]; then
+    echo "== run $i of $RUNS: baseline: $BASELINE_BIN $MATCH_BENCH_ARGS"
+    run "baseline-$i" "$BASELINE_BIN" $MATCH_BENCH_ARGS "$DATA/bank.csv" "$DATA/ledger.csv" "$OUT/baseline"
+  fi
   echo "== run $i of $RUNS: pandas: pandas_match.py"
   run "pandas-$i" "$VENV/bin/python" scripts/bench/pandas_match.py "$DATA/bank.csv" "$DATA/ledger.csv" "$OUT/pandas"
 done
@@ -95,7 +103,7 @@ echo "busy after: $(busy)"
 echo
 echo "== results ($N x $N records, $RUNS runs each, alternating)"
 printf '%-10s %10s %10s %10s %10s %12s %14s\n' "" "import s" "match s" "write s" "total s" "wall s" "max RSS MiB"
-for name in recon pandas; do
+for name in recon ${BASELINE_BIN:+baseline} pandas; do
   for i in $(seq "$RUNS"); do
     printf '%-10s %10s %10s %10s %10s %12s %14s\n' "$name-$i" "$(phase "$name-$i" import_s)" "$(phase "$name-$i" match_s)" \
       "$(phase "$name-$i" write_s)" "$(phase "$name-$i" total_s)" "$(wall "$OUT/$name-$i.time")" "$(rss_mb "$OUT/$name-$i.time")"
@@ -107,6 +115,10 @@ recon_rss="$(for i in $(seq "$RUNS"); do rss_mb "$OUT/recon-$i.time"; echo; done
 speedup="$(awk -v r="$recon_wall" -v p="$pandas_wall" 'BEGIN {printf "%.2f", p / r}')"
 echo
 echo "median wall: recon ${recon_wall} s, pandas ${pandas_wall} s"
+if [ -n "$BASELINE_BIN" ]; then
+  baseline_wall="$(for i in $(seq "$RUNS"); do wall "$OUT/baseline-$i.time"; done | median)"
+  echo "baseline median wall ${baseline_wall} s: $(awk -v b="$baseline_wall" -v p="$pandas_wall" 'BEGIN {printf "%.2f", p / b}')x pandas"
+fi
 echo "speed-up (pandas median wall / recon median wall) = ${speedup}x (target >= 10x: $(awk -v s="$speedup" 'BEGIN {print (s >= 10) ? "MET" : "NOT MET"}'))"
 echo "recon peak memory (largest of the runs) = ${recon_rss} MiB (target < 1024 MiB: $(awk -v m="$recon_rss" 'BEGIN {print (m < 1024) ? "MET" : "NOT MET"}'))"
 echo
