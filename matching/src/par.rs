@@ -63,12 +63,12 @@ pub(crate) fn batches<S, R: Send>(
 }
 
 /// Appends `make(state, i)` for every `i` in `0..n`, in order, to `out`, on up to `threads`
-/// threads, each with its own `state` from `init`: the calling thread makes the first share
-/// straight into `out` (no copy), each other thread its share into a vector of its own,
-/// appended after.
+/// threads, each with its own `state` from `init`: every thread writes its share straight into
+/// `out`'s spare capacity (nothing is copied after).
 ///
 /// Only the calling thread calls `between`, every `every` items, with its estimate of the items
-/// made; an `Err` from it stops every thread within `every` items and is returned.
+/// made; an `Err` from it stops every thread within `every` items and is returned, `out` then
+/// as it was (the items already made are dropped).
 pub(crate) fn extend_in_order<S, T: Send>(
     threads: usize,
     n: usize,
@@ -81,30 +81,37 @@ pub(crate) fn extend_in_order<S, T: Send>(
     let threads = threads.clamp(1, n.max(1));
     let every = every.max(1);
     let stop = AtomicBool::new(false);
+    let len = out.len();
     out.reserve(n);
-    std::thread::scope(|s| {
+    // How many slots of each share were written (a prefix of it).
+    let (result, written) = std::thread::scope(|s| {
         let (init, make, stop) = (&init, &make, &stop);
-        let handles: Vec<_> = (1..threads)
-            .map(|t| {
+        let mut shares = shares(&mut out.spare_capacity_mut()[..n], threads).into_iter();
+        let first = shares.next().unwrap_or_default();
+        let handles: Vec<_> = shares
+            .enumerate()
+            .map(|(k, share)| {
                 s.spawn(move || {
-                    let range = chunk(n, threads, t);
+                    let range = chunk(n, threads, k + 1);
                     let mut state = init();
-                    let mut mine = Vec::with_capacity(range.len());
-                    for i in range {
+                    let mut written = 0;
+                    for (slot, i) in share.iter_mut().zip(range) {
                         if i % every == 0 && stop.load(Ordering::Relaxed) {
                             break;
                         }
-                        mine.push(make(&mut state, i));
+                        slot.write(make(&mut state, i));
+                        written += 1;
                     }
-                    mine
+                    written
                 })
             })
             .collect();
         let mut result = Ok(());
-        let first = chunk(n, threads, 0);
         let mut state = init();
-        for i in first.clone() {
-            out.push(make(&mut state, i));
+        let mut written = vec![0];
+        for (slot, i) in first.iter_mut().zip(chunk(n, threads, 0)) {
+            slot.write(make(&mut state, i));
+            written[0] += 1;
             if (i + 1) % every == 0 {
                 // The others go at about the same pace.
                 if let Err(e) = between((i + 1) * threads) {
@@ -116,12 +123,41 @@ pub(crate) fn extend_in_order<S, T: Send>(
         }
         for h in handles {
             match h.join() {
-                Ok(mut theirs) => out.append(&mut theirs),
+                Ok(w) => written.push(w),
+                // What was written leaks (never read, never dropped).
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        result
-    })
+        (result, written)
+    });
+    if result.is_ok() {
+        debug_assert_eq!(written.iter().sum::<usize>(), n);
+        // SAFETY: without a stop every thread wrote its whole share, and the shares tile the
+        // first `n` slots of the spare capacity: slots `len..len + n` are initialised.
+        unsafe { out.set_len(len + n) };
+    } else {
+        let spare = shares(&mut out.spare_capacity_mut()[..n], threads);
+        for (share, w) in spare.into_iter().zip(written) {
+            for slot in &mut share[..w] {
+                // SAFETY: the first `w` slots of this share were written, and are dropped once
+                // (the vector's length never covers them).
+                unsafe { slot.assume_init_drop() };
+            }
+        }
+    }
+    result
+}
+
+/// `slots` cut into `threads` consecutive shares, share `t` as long as `chunk(len, threads, t)`.
+fn shares<T>(mut slots: &mut [T], threads: usize) -> Vec<&mut [T]> {
+    let n = slots.len();
+    (0..threads)
+        .map(|t| {
+            let (share, rest) = std::mem::take(&mut slots).split_at_mut(chunk(n, threads, t).len());
+            slots = rest;
+            share
+        })
+        .collect()
 }
 
 /// The `i`-th of `n` nearly equal consecutive ranges of `0..len`.
@@ -172,6 +208,46 @@ mod tests {
         let mut out = Vec::new();
         let res = extend_in_order(2, 100, 10, &mut out, || (), |_, i| i, &mut |_| Err(Stop));
         assert_eq!(res, Err(Stop));
+    }
+
+    #[test]
+    fn a_stop_drops_what_was_made_and_leaves_out_as_it_was() {
+        static LIVE: AtomicUsize = AtomicUsize::new(0);
+        struct Counted(usize);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                LIVE.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let made = |i| {
+            LIVE.fetch_add(1, Ordering::SeqCst);
+            Counted(i)
+        };
+        for threads in 1..4 {
+            let mut out = vec![made(usize::MAX)];
+            let mut calls = 0;
+            let res = extend_in_order(
+                threads,
+                1000,
+                10,
+                &mut out,
+                || (),
+                |_, i| made(i),
+                &mut |_| {
+                    calls += 1;
+                    if calls == 3 {
+                        Err(Stop)
+                    } else {
+                        Ok(())
+                    }
+                },
+            );
+            assert_eq!(res, Err(Stop));
+            assert_eq!(out.len(), 1);
+            assert_eq!(out[0].0, usize::MAX);
+            drop(out);
+            assert_eq!(LIVE.load(Ordering::SeqCst), 0, "{threads} threads");
+        }
     }
 
     #[test]
