@@ -182,17 +182,35 @@ mod tests {
 
     #[test]
     fn an_error_between_batches_stops_the_run() {
-        let mut calls = 0;
-        let out = batches(2, 1000, || (), |_, b| b, &mut || {
-            calls += 1;
-            if calls == 3 {
-                Err(Stop)
-            } else {
-                Ok(())
-            }
-        });
-        assert_eq!(out, Err(Stop));
-        assert_eq!(calls, 3);
+        // Batches take a millisecond each, so that the calling thread gets some whatever the
+        // scheduling (with instant batches a helper could run all of them first, and `between`
+        // would never be called).
+        for threads in 1..3 {
+            let ran = AtomicUsize::new(0);
+            let mut calls = 0;
+            let out = batches(
+                threads,
+                1000,
+                || (),
+                |_, b| {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    ran.fetch_add(1, Ordering::Relaxed);
+                    b
+                },
+                &mut || {
+                    calls += 1;
+                    if calls == 3 {
+                        Err(Stop)
+                    } else {
+                        Ok(())
+                    }
+                },
+            );
+            assert_eq!(out, Err(Stop));
+            assert_eq!(calls, 3);
+            // Each thread stops before its next batch.
+            assert!(ran.load(Ordering::Relaxed) < 100, "{threads} threads");
+        }
     }
 
     #[test]
