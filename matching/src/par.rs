@@ -51,10 +51,7 @@ pub(crate) fn batches<S, R: Send>(
             }
         }
         for h in handles {
-            match h.join() {
-                Ok(theirs) => done.extend(theirs),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
+            done.extend(joined(h));
         }
         result?;
         done.sort_unstable_by_key(|(b, _)| *b);
@@ -122,18 +119,16 @@ pub(crate) fn extend_in_order<S, T: Send>(
             }
         }
         for h in handles {
-            match h.join() {
-                Ok(w) => written.push(w),
-                // What was written leaks (never read, never dropped).
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
+            // On a panic what was written leaks (never read, never dropped).
+            written.push(joined(h));
         }
         (result, written)
     });
-    if result.is_ok() {
-        debug_assert_eq!(written.iter().sum::<usize>(), n);
-        // SAFETY: without a stop every thread wrote its whole share, and the shares tile the
-        // first `n` slots of the spare capacity: slots `len..len + n` are initialised.
+    // Each share's written slots are a prefix of it, so all `n` written means every share full.
+    let complete = written.iter().sum::<usize>() == n;
+    if result.is_ok() && complete {
+        // SAFETY: every share was written in full, and the shares tile the first `n` slots of
+        // the spare capacity: slots `len..len + n` are initialised.
         unsafe { out.set_len(len + n) };
     } else {
         let spare = shares(&mut out.spare_capacity_mut()[..n], threads);
@@ -145,7 +140,19 @@ pub(crate) fn extend_in_order<S, T: Send>(
             }
         }
     }
+    // Threads stop early only after a stop.
+    assert!(
+        result.is_err() || complete,
+        "extend_in_order: a share was left unwritten"
+    );
     result
+}
+
+/// The result of a scoped thread; its panic, if it panicked, goes on in the caller.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// `slots` cut into `threads` consecutive shares, share `t` as long as `chunk(len, threads, t)`.
