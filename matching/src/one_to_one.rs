@@ -347,13 +347,12 @@ fn partition<A: Copy>(
     bits: u32,
 ) -> (Chunk<A>, Vec<OneEntry<A>>) {
     let parts = 1usize << bits;
-    let mut offsets = vec![0u32; parts + 1];
-    for e in &keyed.items {
-        offsets[e.key.partition(bits) + 1] += 1;
-    }
-    for p in 0..parts {
-        offsets[p + 1] += offsets[p];
-    }
+    let mut offsets = Vec::new();
+    bucket_starts(
+        &mut offsets,
+        parts,
+        keyed.items.iter().map(|e| e.key.partition(bits)),
+    );
     if let (true, Some(&first)) = (parts > 1, keyed.items.first()) {
         let mut fill = offsets[..parts].to_vec();
         let mut out = vec![first; keyed.items.len()];
@@ -370,6 +369,19 @@ fn partition<A: Copy>(
         return (Chunk { keyed, offsets }, spent);
     }
     (Chunk { keyed, offsets }, Vec::new())
+}
+
+/// The first step of a counting sort: `starts` (emptied first) gets `buckets + 1` offsets,
+/// bucket `b`'s items (one per element of `of` equal to `b`) going at `starts[b]..starts[b + 1]`.
+fn bucket_starts(starts: &mut Vec<u32>, buckets: usize, of: impl Iterator<Item = usize>) {
+    starts.clear();
+    starts.resize(buckets + 1, 0);
+    for b in of {
+        starts[b + 1] += 1;
+    }
+    for b in 0..buckets {
+        starts[b + 1] += starts[b];
+    }
 }
 
 /// Partition `p`'s entries from every chunk, sorted by (key, amount, position).
@@ -482,14 +494,7 @@ fn solve<X: Amounts>(
 
     // Right adjacency (edge ids), counting sort by right entry.
     let nr = re.len();
-    r_start.clear();
-    r_start.resize(nr + 1, 0);
-    for e in edges.iter() {
-        r_start[e.r as usize + 1] += 1;
-    }
-    for k in 0..nr {
-        r_start[k + 1] += r_start[k];
-    }
+    bucket_starts(r_start, nr, edges.iter().map(|e| e.r as usize));
     fill.clear();
     fill.extend_from_slice(&r_start[..nr]);
     r_adj.clear();
