@@ -15,6 +15,7 @@
 //! currency,reference,counterparty`; ledger: `entry_id,posting_date,amount,currency,doc_ref,
 //! customer`).
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write as _;
@@ -111,7 +112,7 @@ fn format_matches(matches: &[matching::MatchGroup], out: Vec<u8>) -> Result<Vec<
 /// differences take few values) and formatting a float to a precision is slow.
 #[derive(Default)]
 struct ScoreText {
-    known: std::collections::HashMap<u64, Box<str>>,
+    known: HashMap<u64, Box<str>>,
     scratch: String,
 }
 
@@ -119,16 +120,18 @@ impl ScoreText {
     const MAX_REMEMBERED: usize = 1 << 16;
 
     fn get(&mut self, score: f64) -> Result<&[u8]> {
-        let bits = score.to_bits();
-        if !self.known.contains_key(&bits) {
-            self.scratch.clear();
-            write!(self.scratch, "{score:.9}")?;
-            if self.known.len() >= Self::MAX_REMEMBERED {
-                return Ok(self.scratch.as_bytes());
+        let full = self.known.len() >= Self::MAX_REMEMBERED;
+        match self.known.entry(score.to_bits()) {
+            Entry::Occupied(known) => Ok(known.into_mut().as_bytes()),
+            Entry::Vacant(slot) => {
+                self.scratch.clear();
+                write!(self.scratch, "{score:.9}")?;
+                if full {
+                    return Ok(self.scratch.as_bytes());
+                }
+                Ok(slot.insert(self.scratch.as_str().into()).as_bytes())
             }
-            self.known.insert(bits, self.scratch.as_str().into());
         }
-        Ok(self.known.get(&bits).map_or(&[][..], |s| s.as_bytes()))
     }
 }
 
