@@ -1,6 +1,7 @@
 //! Recon's HTTP API (actix-web). Commands and queries live under `/api/v1`; `/health` and
 //! `/ready` are for operators. See `docs/api.md`.
 
+pub mod access;
 pub mod problem;
 pub mod request;
 pub mod routes;
@@ -30,12 +31,22 @@ pub struct AppState {
     /// Where uploaded files are kept, content-addressed.
     pub files: ingest::FileStore,
     pub max_upload_bytes: u64,
+    /// Users, sign-in and tokens.
+    pub identity: Arc<application::Identity>,
+    /// Who the caller is and what they may touch.
+    pub gate: Arc<application::Gatekeeper>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<CommandStore>, files: ingest::FileStore) -> Self {
+    pub fn new(
+        store: Arc<CommandStore>,
+        files: ingest::FileStore,
+        tokens: Arc<application::identity::AccessTokens>,
+    ) -> Self {
         Self {
             pool: store.pool().clone(),
+            identity: Arc::new(application::Identity::new(store.clone(), tokens.clone())),
+            gate: Arc::new(application::Gatekeeper::new(store.clone(), tokens)),
             store,
             files,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,

@@ -21,6 +21,9 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Seconds, sent as `Retry-After` (429, 503).
+    #[serde(skip)]
+    pub retry_after: Option<i64>,
 }
 
 impl Problem {
@@ -36,7 +39,34 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    /// 401, with `WWW-Authenticate: Bearer`.
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Unauthenticated",
+            detail,
+        )
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many(detail: impl Into<String>, retry_after: i64) -> Self {
+        let mut p = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            detail,
+        );
+        p.retry_after = Some(retry_after);
+        p
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -105,9 +135,18 @@ impl ResponseError for Problem {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .content_type("application/problem+json")
-            .json(self)
+        let mut builder = HttpResponse::build(self.status_code());
+        builder.content_type("application/problem+json");
+        if self.status == 401 {
+            builder.insert_header((
+                actix_web::http::header::WWW_AUTHENTICATE,
+                "Bearer realm=\"recon\"",
+            ));
+        }
+        if let Some(seconds) = self.retry_after {
+            builder.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
+        builder.json(self)
     }
 }
 
@@ -132,6 +171,7 @@ impl From<ProjectError> for Problem {
             ProjectError::AlreadyExists | ProjectError::Archived => {
                 Problem::conflict("refused", e.to_string())
             }
+            ProjectError::NotAMember => Problem::not_found(e.to_string()),
         }
     }
 }
@@ -189,5 +229,48 @@ impl From<commands::store::CreateJobError> for Problem {
 impl From<std::convert::Infallible> for Problem {
     fn from(never: std::convert::Infallible) -> Self {
         match never {}
+    }
+}
+
+impl From<domain::UserError> for Problem {
+    fn from(e: domain::UserError) -> Self {
+        match e {
+            domain::UserError::NotFound => Problem::not_found(e.to_string()),
+            domain::UserError::VersionConflict { .. } => {
+                Problem::conflict("version-conflict", e.to_string())
+            }
+            domain::UserError::AlreadyExists | domain::UserError::Disabled => {
+                Problem::conflict("refused", e.to_string())
+            }
+        }
+    }
+}
+
+impl From<application::identity::UserError> for Problem {
+    fn from(e: application::identity::UserError) -> Self {
+        use application::identity::UserError;
+        match e {
+            UserError::Invalid(errors) => Problem::invalid(errors),
+            UserError::EmailTaken => Problem::conflict("email-taken", e.to_string()),
+            UserError::NotFound => Problem::not_found(e.to_string()),
+            UserError::WrongPassword => Problem::invalid_field("current_password", "is wrong"),
+            UserError::Command(e) => e.into(),
+            UserError::Hashing(s) => Problem::internal(s),
+            UserError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<application::identity::LoginError> for Problem {
+    fn from(e: application::identity::LoginError) -> Self {
+        use application::identity::LoginError;
+        match e {
+            LoginError::Refused => Problem::unauthenticated(e.to_string()),
+            // Same message as a refusal: a lock must not tell that an account exists.
+            LoginError::Locked { retry_after } => Problem::too_many(e.to_string(), retry_after),
+            LoginError::InvalidRefreshToken => Problem::unauthenticated(e.to_string()),
+            LoginError::Database(e) => e.into(),
+            LoginError::Store(s) => Problem::unavailable(s),
+        }
     }
 }

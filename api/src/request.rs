@@ -59,6 +59,8 @@ pub fn request_id_from(req: &actix_web::dev::ServiceRequest) -> String {
 /// Everything a command needs from the request's headers: who, which request, which flow, which
 /// trace, and the `If-Match` version, if any.
 pub struct CommandContext {
+    /// Who issues the command: the signed-in user (recorded as the events' `actor`).
+    pub caller: application::Caller,
     pub metadata: CommandMetadata,
     pub expected_version: Option<Version>,
 }
@@ -92,12 +94,13 @@ impl FromRequest for CommandContext {
                 .get::<RequestId>()
                 .map(|r| r.0.clone())
                 .unwrap_or_else(|| Uuid::new_v4().to_string());
-            // No authentication yet: the actor is whoever the client says (default anonymous).
-            let actor = header(req, "x-actor")
-                .unwrap_or("anonymous")
-                .chars()
-                .take(200)
-                .collect();
+            // The actor is the authenticated user, never what a client claims.
+            let caller = req
+                .extensions()
+                .get::<application::Caller>()
+                .copied()
+                .ok_or_else(|| Problem::unauthenticated("a valid access token is required"))?;
+            let actor = caller.actor();
             let (trace_id, traceparent) =
                 match header(req, "traceparent").and_then(|t| trace_id_of(t).map(|id| (id, t))) {
                     Some((id, t)) => (id.to_string(), t.to_string()),
@@ -112,6 +115,7 @@ impl FromRequest for CommandContext {
                 .unwrap_or_else(|| request_id.clone());
             let expected_version = header(req, "if-match").map(parse_if_match).transpose()?;
             Ok(CommandContext {
+                caller,
                 metadata: CommandMetadata {
                     actor,
                     causation_id: request_id.clone(),

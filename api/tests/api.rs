@@ -1,189 +1,11 @@
 //! Black-box API tests: the real server on a random port, a fresh database per test, the
 //! embedded projector following the store.
 
-use std::net::TcpListener;
-use std::sync::Arc;
+mod support;
 
 use actix_web::http::StatusCode;
-use actix_web::web;
-use commands::CommandStore;
-use serde_json::{json, Value};
-
-struct TestApp {
-    base: String,
-    client: awc::Client,
-    _stop: tokio::sync::watch::Sender<bool>,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: actix_web::http::header::HeaderMap,
-    body: Value,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-/// Starts the app on its own thread and multi-threaded Tokio runtime (as `recon` runs it), so
-/// nothing of it is dropped by the test's actix System on teardown.
-async fn spawn_app() -> TestApp {
-    let (ready, port) = std::sync::mpsc::channel();
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let db = testkit::fresh_database().await;
-            commands::migrations::migrate(&db.pool).await.unwrap();
-            let store = Arc::new(CommandStore::new(db.pool.clone()));
-            tokio::spawn(projections::follower::run(
-                db.pool.clone(),
-                store.commit_signal(),
-                Default::default(),
-                shutdown,
-            ));
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            ready.send(listener.local_addr().unwrap().port()).unwrap();
-            api::serve(
-                listener,
-                web::Data::new(api::AppState::new(
-                    store,
-                    ingest::FileStore::new(
-                        std::env::temp_dir().join(testkit::unique_name("files")),
-                    ),
-                )),
-                1,
-            )
-            .unwrap()
-            .await
-            .unwrap();
-        });
-    });
-    let port = port.recv().unwrap();
-    TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        client: awc::Client::default(),
-        _stop: stop,
-    }
-}
-
-impl TestApp {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-        headers: &[(&str, &str)],
-    ) -> Answer {
-        let url = format!("{}{}", self.base, path);
-        let mut req = match method {
-            "GET" => self.client.get(url),
-            "POST" => self.client.post(url),
-            "PUT" => self.client.put(url),
-            "DELETE" => self.client.delete(url),
-            other => panic!("method {other}"),
-        };
-        for (k, v) in headers {
-            req = req.insert_header((*k, *v));
-        }
-        let mut res = match body {
-            Some(b) => {
-                req.insert_header(("content-type", "application/json"))
-                    .send_body(b.to_string())
-                    .await
-            }
-            None => req.send().await,
-        }
-        .expect("request");
-        let bytes = res.body().limit(10 * 1024 * 1024).await.unwrap();
-        Answer {
-            status: res.status(),
-            headers: res.headers().clone(),
-            body: if bytes.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-            },
-        }
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Answer {
-        self.send("POST", path, Some(&body.to_string()), &[]).await
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        self.send("GET", path, None, &[]).await
-    }
-
-    async fn create_project(&self, name: &str) -> (String, i64) {
-        let a = self
-            .post(
-                "/api/v1/projects",
-                json!({"name": name, "base_currency": "EUR"}),
-            )
-            .await;
-        assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
-        (
-            a.body["id"].as_str().unwrap().to_string(),
-            a.body["position"].as_i64().unwrap(),
-        )
-    }
-
-    async fn create_sources(&self, project: &str) -> (String, String) {
-        let mut ids = Vec::new();
-        for name in ["bank", "ledger"] {
-            let a = self
-                .post(
-                    &format!("/api/v1/projects/{project}/sources"),
-                    json!({"name": name, "settings": {"format": "camt053"}}),
-                )
-                .await;
-            assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
-            ids.push(a.body["id"].as_str().unwrap().to_string());
-        }
-        (ids[0].clone(), ids[1].clone())
-    }
-
-    async fn create_job(
-        &self,
-        project: &str,
-        name: &str,
-        sources: &(String, String),
-    ) -> (String, i64) {
-        let a = self
-            .post(
-                &format!("/api/v1/projects/{project}/jobs"),
-                job_body(name, sources),
-            )
-            .await;
-        assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
-        (
-            a.body["id"].as_str().unwrap().to_string(),
-            a.body["position"].as_i64().unwrap(),
-        )
-    }
-}
-
-fn rule_set() -> Value {
-    json!({"version": 1, "passes": [{"name": "reference", "cardinality": "one_to_one", "reference": {},
-        "amount_tolerance": {"absolute": "0.01"}, "date_window": {"field": "booking_date", "days": 3}}]})
-}
-
-fn job_body(name: &str, sources: &(String, String)) -> Value {
-    json!({"name": name, "left_source_id": sources.0, "right_source_id": sources.1, "rule_set": rule_set()})
-}
-
-fn fake_sources() -> (String, String) {
-    (
-        "00000000-0000-0000-0000-00000000000a".into(),
-        "00000000-0000-0000-0000-00000000000b".into(),
-    )
-}
+use serde_json::json;
+use support::*;
 
 #[actix_web::test]
 async fn health_and_ready() {
@@ -209,7 +31,8 @@ async fn project_lifecycle_reads_its_own_writes() {
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
     assert_eq!(created.header("x-request-id"), Some("req-42"));
-    assert_eq!(created.header("etag"), Some("\"1\""));
+    // Created, and its creator made its first member.
+    assert_eq!(created.header("etag"), Some("\"2\""));
     let id = created.body["id"].as_str().unwrap().to_string();
     assert_eq!(
         created.header("location").unwrap(),
@@ -233,12 +56,12 @@ async fn project_lifecycle_reads_its_own_writes() {
             "PUT",
             &format!("/api/v1/projects/{id}"),
             Some(r#"{"name": "Renamed", "description": ""}"#),
-            &[("if-match", "\"1\"")],
+            &[("if-match", "\"2\"")],
         )
         .await;
     assert_eq!(
         (updated.status, updated.body["version"].as_i64()),
-        (StatusCode::OK, Some(2))
+        (StatusCode::OK, Some(3))
     );
 
     let stale = app
@@ -268,7 +91,7 @@ async fn project_lifecycle_reads_its_own_writes() {
         .await;
     assert_eq!(list.body["total"], 1);
     assert_eq!(list.body["items"][0]["name"], "Renamed");
-    assert_eq!(list.body["items"][0]["version"], 3);
+    assert_eq!(list.body["items"][0]["version"], 4);
 
     let again = app
         .post(&format!("/api/v1/projects/{id}/archive"), json!({}))
@@ -283,9 +106,16 @@ async fn project_lifecycle_reads_its_own_writes() {
         .collect();
     assert_eq!(
         types,
-        ["ProjectCreated", "ProjectUpdated", "ProjectArchived"]
+        [
+            "ProjectCreated",
+            "ProjectMemberAdded",
+            "ProjectUpdated",
+            "ProjectArchived"
+        ]
     );
-    assert_eq!(events[0]["actor"], "alice");
+    // The actor is the signed-in user; an `X-Actor` header is ignored.
+    assert_eq!(events[0]["actor"], app.admin_id.as_str());
+    assert_eq!(events[1]["payload"]["ProjectMemberAdded"]["user_id"], app.admin_id.as_str());
     assert_eq!(events[0]["metadata"]["request_id"], "req-42");
 }
 
@@ -383,8 +213,8 @@ async fn job_lifecycle_and_dashboard() {
     assert_eq!(history.body["events"].as_array().unwrap().len(), 4);
     let lag = app.get("/api/v1/projections/status").await;
     assert_eq!(
-        lag.body["events_in_store"], 9,
-        "1 project, 2 sources, 6 job events"
+        lag.body["events_in_store"], 11,
+        "the admin, 1 project (created, member added), 2 sources, 6 job events"
     );
 }
 

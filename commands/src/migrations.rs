@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dead_letter_key",
         sql: include_str!("../../migrations/0007_dead_letter_key.sql"),
     },
+    Migration {
+        version: 8,
+        name: "identity",
+        sql: include_str!("../../migrations/0008_identity.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Recon's migration lock.

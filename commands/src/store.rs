@@ -12,6 +12,7 @@ use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
 use domain::data_source::{DataSource, DataSourceCommand, DataSourceError};
 use domain::job::{Job, JobCommand, JobDefinition, JobError};
 use domain::project::{Project, ProjectCommand, ProjectError, ProjectStatus};
+use domain::user::{User, UserCommand, UserError};
 use domain::Version;
 use sqlx::PgPool;
 use tokio::sync::Notify;
@@ -107,6 +108,15 @@ impl Versioned for Job {
     }
 }
 
+impl Versioned for User {
+    fn version(&self) -> Version {
+        self.version
+    }
+    fn is_creation(command: &UserCommand) -> bool {
+        matches!(command, UserCommand::Create { .. })
+    }
+}
+
 type Store<A> = PersistedEventStore<RecordingRepository, A>;
 
 fn event_store<A: Aggregate>(pool: &PgPool) -> Store<A> {
@@ -120,9 +130,11 @@ pub struct CommandStore {
     projects: Store<Project>,
     jobs: Store<Job>,
     sources: Store<DataSource>,
+    users: Store<User>,
     cached_projects: AggregateCache<Project>,
     cached_jobs: AggregateCache<Job>,
     cached_sources: AggregateCache<DataSource>,
+    cached_users: AggregateCache<User>,
     committed: Arc<Notify>,
     /// Wakes the task that tells other processes (LISTEN `recon_events`) that events committed.
     announce: Arc<Notify>,
@@ -155,9 +167,11 @@ impl CommandStore {
             projects: event_store(&pool),
             jobs: event_store(&pool),
             sources: event_store(&pool),
+            users: event_store(&pool),
             cached_projects: AggregateCache::new(DEFAULT_CAPACITY),
             cached_jobs: AggregateCache::new(DEFAULT_CAPACITY),
             cached_sources: AggregateCache::new(DEFAULT_CAPACITY),
+            cached_users: AggregateCache::new(DEFAULT_CAPACITY),
             pool,
             committed: Arc::new(Notify::new()),
             announce,
@@ -201,6 +215,22 @@ impl CommandStore {
     ) -> Result<Committed, CommandError<DataSourceError>> {
         self.execute(&self.sources, &self.cached_sources, id, command, metadata)
             .await
+    }
+
+    pub async fn user(
+        &self,
+        id: Uuid,
+        command: UserCommand,
+        metadata: &CommandMetadata,
+    ) -> Result<Committed, CommandError<UserError>> {
+        self.execute(&self.users, &self.cached_users, id, command, metadata)
+            .await
+    }
+
+    /// The user's current state, folded from its events (never from the cache: sign-in and
+    /// authorisation must see a role change or a disable made by another process).
+    pub async fn load_user(&self, id: Uuid) -> Result<User, CommandError<std::convert::Infallible>> {
+        load(&self.users, id).await
     }
 
     /// The data source's current state, folded from its events.

@@ -26,6 +26,7 @@ fn create(id: Uuid, name: &str) -> ProjectCommand {
         name: Name::parse(name).unwrap(),
         description: Description::default(),
         base_currency: Currency::parse("EUR").unwrap(),
+        owner: None,
     }
 }
 

@@ -4,18 +4,21 @@
 //! Every business rule is a function of (state, command) → events | error and is tested in
 //! given(events) / when(command) / then(events | error) form, without a database.
 
+pub mod access;
 pub mod data_source;
 pub mod job;
 pub mod money;
 pub mod project;
 pub mod records;
 pub mod upcasting;
+pub mod user;
 pub mod validation;
 
 pub use data_source::{DataSource, DataSourceCommand, DataSourceError, DataSourceEvent};
 pub use job::{Job, JobCommand, JobCounts, JobError, JobEvent, JobStatus};
 pub use money::{Currency, Money};
 pub use project::{Project, ProjectCommand, ProjectError, ProjectEvent, ProjectStatus};
+pub use user::{Email, Role, User, UserCommand, UserError, UserEvent, UserStatus};
 pub use validation::{FieldError, ValidationErrors};
 
 /// The version every event type is written with today. Bump it for an event whose shape changes

@@ -2,6 +2,8 @@
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -28,6 +30,8 @@ pub enum ProjectCommand {
         name: Name,
         description: Description,
         base_currency: Currency,
+        /// The user creating it, who becomes its first member (none for system commands).
+        owner: Option<Uuid>,
     },
     /// Replaces name and description (PUT semantics). The base currency is fixed at creation:
     /// amounts already reconciled were valued in it.
@@ -38,6 +42,15 @@ pub enum ProjectCommand {
     },
     Archive {
         expected_version: Option<Version>,
+    },
+    /// Gives a user access to the project (what their role allows, in this project).
+    AddMember {
+        expected_version: Option<Version>,
+        user_id: Uuid,
+    },
+    RemoveMember {
+        expected_version: Option<Version>,
+        user_id: Uuid,
     },
 }
 
@@ -54,6 +67,12 @@ pub enum ProjectEvent {
         description: Description,
     },
     ProjectArchived {},
+    ProjectMemberAdded {
+        user_id: Uuid,
+    },
+    ProjectMemberRemoved {
+        user_id: Uuid,
+    },
 }
 
 impl DomainEvent for ProjectEvent {
@@ -62,6 +81,8 @@ impl DomainEvent for ProjectEvent {
             ProjectEvent::ProjectCreated { .. } => "ProjectCreated",
             ProjectEvent::ProjectUpdated { .. } => "ProjectUpdated",
             ProjectEvent::ProjectArchived { .. } => "ProjectArchived",
+            ProjectEvent::ProjectMemberAdded { .. } => "ProjectMemberAdded",
+            ProjectEvent::ProjectMemberRemoved { .. } => "ProjectMemberRemoved",
         }
         .to_string()
     }
@@ -86,6 +107,9 @@ pub enum ProjectError {
     /// The client's `If-Match` version is not the project's current version.
     #[error("version conflict: expected version {expected}, project is at version {actual}")]
     VersionConflict { expected: Version, actual: Version },
+    /// `RemoveMember` for a user who is not a member.
+    #[error("the user is not a member of this project")]
+    NotAMember,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -95,6 +119,9 @@ pub struct Project {
     pub description: Description,
     pub base_currency: Option<Currency>,
     pub status: ProjectStatus,
+    /// Users with access to the project (besides admins and auditors, who see every project).
+    #[serde(default)]
+    pub members: BTreeSet<Uuid>,
     pub version: Version,
 }
 
@@ -124,16 +151,19 @@ impl Project {
                 name,
                 description,
                 base_currency,
+                owner,
             } => {
                 if self.status != ProjectStatus::Absent {
                     return Err(ProjectError::AlreadyExists);
                 }
-                Ok(vec![ProjectEvent::ProjectCreated {
+                let mut events = vec![ProjectEvent::ProjectCreated {
                     project_id,
                     name,
                     description,
                     base_currency,
-                }])
+                }];
+                events.extend(owner.map(|user_id| ProjectEvent::ProjectMemberAdded { user_id }));
+                Ok(events)
             }
             ProjectCommand::Update {
                 expected_version,
@@ -149,6 +179,26 @@ impl Project {
             ProjectCommand::Archive { expected_version } => {
                 self.check_active(expected_version)?;
                 Ok(vec![ProjectEvent::ProjectArchived {}])
+            }
+            ProjectCommand::AddMember {
+                expected_version,
+                user_id,
+            } => {
+                self.check_active(expected_version)?;
+                if self.members.contains(&user_id) {
+                    return Ok(vec![]);
+                }
+                Ok(vec![ProjectEvent::ProjectMemberAdded { user_id }])
+            }
+            ProjectCommand::RemoveMember {
+                expected_version,
+                user_id,
+            } => {
+                self.check_active(expected_version)?;
+                if !self.members.contains(&user_id) {
+                    return Err(ProjectError::NotAMember);
+                }
+                Ok(vec![ProjectEvent::ProjectMemberRemoved { user_id }])
             }
         }
     }
@@ -193,6 +243,12 @@ impl Aggregate for Project {
                 self.description = description;
             }
             ProjectEvent::ProjectArchived {} => self.status = ProjectStatus::Archived,
+            ProjectEvent::ProjectMemberAdded { user_id } => {
+                self.members.insert(user_id);
+            }
+            ProjectEvent::ProjectMemberRemoved { user_id } => {
+                self.members.remove(&user_id);
+            }
         }
     }
 }
@@ -234,6 +290,7 @@ mod tests {
                 name: Name::parse("Bank vs ledger").unwrap(),
                 description: Description::parse("daily").unwrap(),
                 base_currency: Currency::parse("EUR").unwrap(),
+                owner: None,
             })
             .then_expect_events(vec![created()]);
     }
@@ -247,6 +304,7 @@ mod tests {
                 name: Name::parse("again").unwrap(),
                 description: Description::default(),
                 base_currency: Currency::parse("USD").unwrap(),
+                owner: None,
             })
             .then_expect_error(ProjectError::AlreadyExists);
     }
@@ -313,6 +371,59 @@ mod tests {
                 expected_version: None,
             })
             .then_expect_error(ProjectError::Archived);
+    }
+
+    #[test]
+    fn the_owner_becomes_the_first_member_and_members_come_and_go() {
+        let owner = Uuid::from_u128(99);
+        Given::with(())
+            .given_no_previous_events()
+            .when(ProjectCommand::Create {
+                project_id: id(),
+                name: Name::parse("Bank vs ledger").unwrap(),
+                description: Description::parse("daily").unwrap(),
+                base_currency: Currency::parse("EUR").unwrap(),
+                owner: Some(owner),
+            })
+            .then_expect_events(vec![
+                created(),
+                ProjectEvent::ProjectMemberAdded { user_id: owner },
+            ]);
+        let member = ProjectEvent::ProjectMemberAdded { user_id: owner };
+        Given::with(())
+            .given(vec![created(), member.clone()])
+            .when(ProjectCommand::AddMember {
+                expected_version: None,
+                user_id: owner,
+            })
+            .then_expect_events(vec![]);
+        Given::with(())
+            .given(vec![created(), member.clone()])
+            .when(ProjectCommand::RemoveMember {
+                expected_version: Some(2),
+                user_id: owner,
+            })
+            .then_expect_events(vec![ProjectEvent::ProjectMemberRemoved { user_id: owner }]);
+        Given::with(())
+            .given(vec![created()])
+            .when(ProjectCommand::RemoveMember {
+                expected_version: None,
+                user_id: owner,
+            })
+            .then_expect_error(ProjectError::NotAMember);
+        Given::with(())
+            .given(vec![created(), ProjectEvent::ProjectArchived {}])
+            .when(ProjectCommand::AddMember {
+                expected_version: None,
+                user_id: owner,
+            })
+            .then_expect_error(ProjectError::Archived);
+        let mut project = Project::default();
+        project.apply(created());
+        project.apply(member);
+        assert!(project.members.contains(&owner));
+        project.apply(ProjectEvent::ProjectMemberRemoved { user_id: owner });
+        assert!(project.members.is_empty());
     }
 
     #[test]

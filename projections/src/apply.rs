@@ -200,7 +200,41 @@ async fn apply_project(
             bump(tx, "projects.active", -1).await?;
             bump(tx, "projects.archived", 1).await?;
         }
+        ProjectEvent::ProjectMemberAdded { user_id } => {
+            sqlx::query(
+                "INSERT INTO rm_project_members (project_id, user_id, added_at) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(user_id)
+            .bind(event.recorded_at)
+            .execute(&mut *tx)
+            .await?;
+            set_project_version(tx, id, event).await?;
+        }
+        ProjectEvent::ProjectMemberRemoved { user_id } => {
+            sqlx::query("DELETE FROM rm_project_members WHERE project_id = $1 AND user_id = $2")
+                .bind(id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            set_project_version(tx, id, event).await?;
+        }
     }
+    Ok(())
+}
+
+async fn set_project_version(
+    tx: &mut PgConnection,
+    id: Uuid,
+    event: &StoredEvent,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE rm_projects SET version = $2, updated_at = $3 WHERE project_id = $1")
+        .bind(id)
+        .bind(event.sequence)
+        .bind(event.recorded_at)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

@@ -111,28 +111,41 @@ fn job_view(row: &PgRow) -> Result<JobView, sqlx::Error> {
     })
 }
 
-/// Projects, oldest first; `status` filters (`active`, `archived`).
+/// Only the projects this user is a member of (operators and viewers), or every project (None).
+const MEMBER_FILTER: &str = "($MEMBER::uuid IS NULL OR project_id IN
+    (SELECT m.project_id FROM rm_project_members m WHERE m.user_id = $MEMBER))";
+
+fn member_filter(n: usize) -> String {
+    MEMBER_FILTER.replace("$MEMBER", &format!("${n}"))
+}
+
+/// Projects, oldest first; `status` filters (`active`, `archived`); `member`, when set, keeps
+/// only the projects that user belongs to.
 pub async fn list_projects(
     pool: &PgPool,
     status: Option<&str>,
+    member: Option<Uuid>,
     limit: i64,
     offset: i64,
 ) -> Result<Page<ProjectView>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT * FROM rm_projects WHERE ($1::text IS NULL OR status = $1)
-         ORDER BY created_at, project_id LIMIT $2 OFFSET $3",
-    )
+    let filter = format!(
+        "WHERE ($1::text IS NULL OR status = $1) AND {}",
+        member_filter(2)
+    );
+    let rows = sqlx::query(&format!(
+        "SELECT * FROM rm_projects {filter} ORDER BY created_at, project_id LIMIT $3 OFFSET $4"
+    ))
     .bind(status)
+    .bind(member)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
     .await?;
-    let total: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM rm_projects WHERE ($1::text IS NULL OR status = $1)",
-    )
-    .bind(status)
-    .fetch_one(pool)
-    .await?;
+    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM rm_projects {filter}"))
+        .bind(status)
+        .bind(member)
+        .fetch_one(pool)
+        .await?;
     Ok(Page {
         items: rows.iter().map(project_view).collect::<Result<_, _>>()?,
         limit,
@@ -149,32 +162,37 @@ pub async fn get_project(pool: &PgPool, id: Uuid) -> Result<Option<ProjectView>,
     row.as_ref().map(project_view).transpose()
 }
 
-/// Jobs, oldest first, optionally of one project and one status.
+/// Jobs, oldest first, optionally of one project and one status; `member`, when set, keeps
+/// only jobs of projects that user belongs to.
 pub async fn list_jobs(
     pool: &PgPool,
     project_id: Option<Uuid>,
     status: Option<JobStatus>,
+    member: Option<Uuid>,
     limit: i64,
     offset: i64,
 ) -> Result<Page<JobView>, sqlx::Error> {
     let status = status.map(JobStatus::as_str);
-    let rows = sqlx::query(
-        "SELECT * FROM rm_jobs WHERE ($1::uuid IS NULL OR project_id = $1) AND ($2::text IS NULL OR status = $2)
-         ORDER BY created_at, job_id LIMIT $3 OFFSET $4",
-    )
+    let filter = format!(
+        "WHERE ($1::uuid IS NULL OR project_id = $1) AND ($2::text IS NULL OR status = $2) AND {}",
+        member_filter(3)
+    );
+    let rows = sqlx::query(&format!(
+        "SELECT * FROM rm_jobs {filter} ORDER BY created_at, job_id LIMIT $4 OFFSET $5"
+    ))
     .bind(project_id)
     .bind(status)
+    .bind(member)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
     .await?;
-    let total: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM rm_jobs WHERE ($1::uuid IS NULL OR project_id = $1) AND ($2::text IS NULL OR status = $2)",
-    )
-    .bind(project_id)
-    .bind(status)
-    .fetch_one(pool)
-    .await?;
+    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM rm_jobs {filter}"))
+        .bind(project_id)
+        .bind(status)
+        .bind(member)
+        .fetch_one(pool)
+        .await?;
     Ok(Page {
         items: rows.iter().map(job_view).collect::<Result<_, _>>()?,
         limit,

@@ -131,6 +131,10 @@ struct Config {
     /// This worker's name in leases and event metadata. Default: <host>-<pid>.
     #[arg(long, env = "RECON_WORKER_ID", global = true)]
     worker_id: Option<String>,
+    /// Secret (at least 32 bytes) that signs access tokens. Unset: a random key made at first
+    /// start and kept in the database, shared by every process using it.
+    #[arg(long, env = "RECON_TOKEN_SECRET", global = true, hide_env_values = true)]
+    token_secret: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -149,6 +153,26 @@ enum Role {
     Replay {
         #[command(subcommand)]
         command: ReplayCommand,
+    },
+    /// Manage users (the first admin is created this way).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a user. The password is asked for (not echoed), or read from stdin.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin, operator, viewer or auditor.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of stdin instead of asking for it.
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -228,14 +252,22 @@ async fn run_role(role: Option<Role>, config: &Config, db: &Database) -> Result<
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
     }
+    let tokens = Arc::new(
+        application::identity::AccessTokens::load(&db.pool, config.token_secret.as_deref())
+            .await
+            .context("loading the token signing key")?,
+    );
+    if let Some(Role::Users { command }) = role {
+        return users(db, tokens, command).await;
+    }
     let (stop, shutdown) = watch::channel(false);
     let mut roles: Vec<JoinHandle<Result<()>>> = Vec::new();
     let store = Arc::new(CommandStore::new(db.pool.clone()));
     let mut server = None;
     match role {
         Some(Role::Migrate) => return Ok(ExitCode::SUCCESS),
-        Some(Role::Replay { .. }) => unreachable!("handled above"),
-        Some(Role::Serve) => server = Some(start_api(config, store.clone())?),
+        Some(Role::Replay { .. }) | Some(Role::Users { .. }) => unreachable!("handled above"),
+        Some(Role::Serve) => server = Some(start_api(config, store.clone(), tokens)?),
         Some(Role::Relay) => roles.push(start_relay(config, db, shutdown.clone())?),
         Some(Role::Project) => roles.push(start_projector(config, db, &store, shutdown.clone())),
         Some(Role::Worker) => roles.push(start_worker(config, db, &store, shutdown.clone())),
@@ -245,7 +277,12 @@ async fn run_role(role: Option<Role>, config: &Config, db: &Database) -> Result<
             }
             roles.push(start_projector(config, db, &store, shutdown.clone()));
             roles.push(start_worker(config, db, &store, shutdown.clone()));
-            server = Some(start_api(config, store.clone())?);
+            server = Some(start_api(config, store.clone(), tokens.clone())?);
+            let identity = application::Identity::new(store.clone(), tokens);
+            if let Ok(false) = identity.any_user().await {
+                tracing::warn!("no user exists yet; create the first admin with: recon users create --email you@example.com --role admin");
+                eprintln!("\nNo user exists yet. Create the first admin (it asks for a password):\n  cargo run --release -p recon -- users create --email you@example.com --role admin\n");
+            }
         }
     }
     let handle = server.as_ref().map(|s| s.handle());
@@ -307,7 +344,11 @@ async fn shutdown_signal() {
     }
 }
 
-fn start_api(config: &Config, store: Arc<CommandStore>) -> Result<actix_web::dev::Server> {
+fn start_api(
+    config: &Config,
+    store: Arc<CommandStore>,
+    tokens: Arc<application::identity::AccessTokens>,
+) -> Result<actix_web::dev::Server> {
     let listener = TcpListener::bind(&config.http_addr)
         .with_context(|| format!("binding {}", config.http_addr))?;
     let addr = listener.local_addr()?;
@@ -318,7 +359,7 @@ fn start_api(config: &Config, store: Arc<CommandStore>) -> Result<actix_web::dev
         .files_dir
         .clone()
         .unwrap_or_else(|| config.data_dir.join("files"));
-    let mut app_state = api::AppState::new(store, ingest::FileStore::new(files_dir));
+    let mut app_state = api::AppState::new(store, ingest::FileStore::new(files_dir), tokens);
     app_state.max_upload_bytes = config.max_upload_bytes;
     let state = actix_web::web::Data::new(app_state);
     Ok(api::serve(listener, state, config.http_workers)?)
@@ -457,6 +498,60 @@ fn user_error(e: replay::ReplayError) -> Result<ExitCode> {
         other => {
             eprintln!("error: {other}");
             Ok(ExitCode::from(2))
+        }
+    }
+}
+
+async fn users(
+    db: &Database,
+    tokens: Arc<application::identity::AccessTokens>,
+    command: UsersCommand,
+) -> Result<ExitCode> {
+    match command {
+        UsersCommand::Create {
+            email,
+            role,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("reading the password from stdin")?;
+                line.trim_end_matches(['\r', '\n']).to_string()
+            } else {
+                let first = rpassword::prompt_password("password: ")
+                    .context("reading the password (use --password-stdin without a terminal)")?;
+                let again = rpassword::prompt_password("again: ")?;
+                if first != again {
+                    eprintln!("error: the two passwords differ");
+                    return Ok(ExitCode::from(2));
+                }
+                first
+            };
+            let new = match application::identity::NewUser::parse(&email, &role, password) {
+                Ok(new) => new,
+                Err(errors) => {
+                    for e in errors.errors {
+                        eprintln!("error: --{}: {}", e.path.replace('_', "-"), e.message);
+                    }
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let store = Arc::new(CommandStore::new(db.pool.clone()));
+            let identity = application::Identity::new(store, tokens);
+            let metadata = commands::CommandMetadata::system("cli");
+            match identity.create_user(new, &metadata).await {
+                Ok(committed) => {
+                    println!("{}", committed.id);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(application::identity::UserError::EmailTaken) => {
+                    eprintln!("error: --email: a user with this address exists");
+                    Ok(ExitCode::from(2))
+                }
+                Err(e) => Err(e.into()),
+            }
         }
     }
 }

@@ -30,6 +30,7 @@ async fn a_killed_workers_job_is_taken_over_and_completed_once() {
                 name: Name::parse("P").unwrap(),
                 description: Description::default(),
                 base_currency: Currency::parse("EUR").unwrap(),
+                owner: None,
             },
             &meta(),
         )

@@ -154,6 +154,7 @@ pub async fn write_project_with_job(store: &CommandStore, i: usize) {
                 name: Name::parse(&format!("project {i}")).unwrap(),
                 description: Description::default(),
                 base_currency: Currency::parse("EUR").unwrap(),
+                owner: None,
             },
             &meta(),
         )

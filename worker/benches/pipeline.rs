@@ -124,6 +124,7 @@ async fn main() {
                 name: Name::parse("bench").unwrap(),
                 description: Description::default(),
                 base_currency: Currency::parse("EUR").unwrap(),
+                owner: None,
             },
             &meta,
         )

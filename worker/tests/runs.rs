@@ -71,6 +71,7 @@ async fn setup(n: i64) -> Setup {
                 name: Name::parse("P").unwrap(),
                 description: Description::default(),
                 base_currency: Currency::parse("EUR").unwrap(),
+                owner: None,
             },
             &meta(),
         )

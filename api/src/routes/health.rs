@@ -3,7 +3,21 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::access::{endpoint, Endpoint, Scope};
 use crate::AppState;
+use actix_web::http::Method;
+use domain::access::Need;
+
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        endpoint(Method::GET, "/health", Need::Nothing, Scope::Global, || {
+            web::get().to(health)
+        }),
+        endpoint(Method::GET, "/ready", Need::Nothing, Scope::Global, || {
+            web::get().to(ready)
+        }),
+    ]
+}
 
 /// Alive: the process answers.
 pub async fn health() -> HttpResponse {

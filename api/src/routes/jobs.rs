@@ -9,27 +9,36 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{command_answer, etag, query_answer};
+use crate::access::{endpoint, Authenticated, Endpoint, Scope};
 use crate::problem::Problem;
+use actix_web::http::Method;
+use domain::access::Need;
+const GET: Method = Method::GET;
+const POST: Method = Method::POST;
+const PUT: Method = Method::PUT;
+const DELETE: Method = Method::DELETE;
 use crate::request::{parse_json, CommandContext, Consistency, ListQuery};
 use crate::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/projects/{id}/jobs")
-            .route(web::post().to(create))
-            .route(web::get().to(list_in_project)),
-    )
-    .route("/jobs", web::get().to(list))
-    .service(
-        web::resource("/jobs/{id}")
-            .route(web::get().to(get))
-            .route(web::put().to(update))
-            .route(web::delete().to(delete)),
-    )
-    .route("/jobs/{id}/start", web::post().to(start))
-    .route("/jobs/{id}/cancel", web::post().to(cancel))
-    .route("/jobs/{id}/retry", web::post().to(retry))
-    .route("/jobs/{id}/events", web::get().to(history));
+pub fn endpoints() -> Vec<Endpoint> {
+    use Need::*;
+    use Scope::*;
+    vec![
+        endpoint(POST, "/api/v1/projects/{id}/jobs", WriteProject, Project, || {
+            web::post().to(create)
+        }),
+        endpoint(GET, "/api/v1/projects/{id}/jobs", ReadProject, Project, || {
+            web::get().to(list_in_project)
+        }),
+        endpoint(GET, "/api/v1/jobs", SignedIn, Global, || web::get().to(list)),
+        endpoint(GET, "/api/v1/jobs/{id}", ReadProject, Job, || web::get().to(get)),
+        endpoint(PUT, "/api/v1/jobs/{id}", WriteProject, Job, || web::put().to(update)),
+        endpoint(DELETE, "/api/v1/jobs/{id}", WriteProject, Job, || web::delete().to(delete)),
+        endpoint(POST, "/api/v1/jobs/{id}/start", WriteProject, Job, || web::post().to(start)),
+        endpoint(POST, "/api/v1/jobs/{id}/cancel", WriteProject, Job, || web::post().to(cancel)),
+        endpoint(POST, "/api/v1/jobs/{id}/retry", WriteProject, Job, || web::post().to(retry)),
+        endpoint(GET, "/api/v1/jobs/{id}/events", ReadProject, Job, || web::get().to(history)),
+    ]
 }
 
 /// The job definition as clients send it (create and PUT).
@@ -118,6 +127,7 @@ async fn create(
 /// (checked after the read-your-writes wait, so a just-created project is found).
 async fn list_jobs(
     state: &AppState,
+    caller: &Authenticated,
     project_id: Option<Uuid>,
     project_must_exist: bool,
     query: &ListQuery,
@@ -142,23 +152,33 @@ async fn list_jobs(
         }
     }
     let page =
-        projections::queries::list_jobs(&state.pool, project_id, status, limit, offset).await?;
+        projections::queries::list_jobs(
+            &state.pool,
+            project_id,
+            status,
+            caller.0.member_filter(),
+            limit,
+            offset,
+        )
+        .await?;
     Ok(query_answer(freshness, &page))
 }
 
 async fn list(
     state: web::Data<AppState>,
+    caller: Authenticated,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
-    list_jobs(&state, query.project_id, false, &query).await
+    list_jobs(&state, &caller, query.project_id, false, &query).await
 }
 
 async fn list_in_project(
     state: web::Data<AppState>,
+    caller: Authenticated,
     project_id: web::Path<Uuid>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
-    list_jobs(&state, Some(*project_id), true, &query).await
+    list_jobs(&state, &caller, Some(*project_id), true, &query).await
 }
 
 async fn get(

@@ -1,30 +1,43 @@
 //! Route table. One module per resource.
 
+pub mod auth;
 pub mod dashboard;
 pub mod health;
 pub mod jobs;
 pub mod projects;
 pub mod results;
 pub mod sources;
+pub mod users;
+
+use std::sync::LazyLock;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse, HttpResponseBuilder};
 use commands::{Committed, StoredEvent};
 use serde::Serialize;
 
+use crate::access::Endpoint;
 use crate::request::Freshness;
 
+/// Every endpoint Recon serves, with its access rule (see `crate::access`).
+pub static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
+    [
+        health::endpoints(),
+        auth::endpoints(),
+        users::endpoints(),
+        projects::endpoints(),
+        jobs::endpoints(),
+        sources::endpoints(),
+        results::endpoints(),
+        dashboard::endpoints(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+});
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health::health))
-        .route("/ready", web::get().to(health::ready))
-        .service(
-            web::scope("/api/v1")
-                .configure(projects::configure)
-                .configure(jobs::configure)
-                .configure(sources::configure)
-                .configure(results::configure)
-                .configure(dashboard::configure),
-        );
+    crate::access::register(cfg, &ENDPOINTS);
 }
 
 /// What every command answers: the aggregate, its new version and the store position of the

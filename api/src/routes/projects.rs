@@ -9,23 +9,43 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{command_answer, etag, query_answer};
+use crate::access::{endpoint, Authenticated, Endpoint, Scope};
 use crate::problem::Problem;
+use actix_web::http::Method;
+use domain::access::Need;
+const GET: Method = Method::GET;
+const POST: Method = Method::POST;
+const PUT: Method = Method::PUT;
+const DELETE: Method = Method::DELETE;
 use crate::request::{parse_json, CommandContext, Consistency, ListQuery};
 use crate::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/projects")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
-    )
-    .service(
-        web::resource("/projects/{id}")
-            .route(web::get().to(get))
-            .route(web::put().to(update)),
-    )
-    .route("/projects/{id}/archive", web::post().to(archive))
-    .route("/projects/{id}/events", web::get().to(history));
+pub fn endpoints() -> Vec<Endpoint> {
+    use Need::*;
+    use Scope::*;
+    vec![
+        endpoint(POST, "/api/v1/projects", Operate, Global, || web::post().to(create)),
+        endpoint(GET, "/api/v1/projects", SignedIn, Global, || web::get().to(list)),
+        endpoint(GET, "/api/v1/projects/{id}", ReadProject, Project, || web::get().to(get)),
+        endpoint(PUT, "/api/v1/projects/{id}", WriteProject, Project, || {
+            web::put().to(update)
+        }),
+        endpoint(POST, "/api/v1/projects/{id}/archive", WriteProject, Project, || {
+            web::post().to(archive)
+        }),
+        endpoint(GET, "/api/v1/projects/{id}/events", ReadProject, Project, || {
+            web::get().to(history)
+        }),
+        endpoint(GET, "/api/v1/projects/{id}/members", ReadProject, Project, || {
+            web::get().to(members)
+        }),
+        endpoint(POST, "/api/v1/projects/{id}/members", WriteProject, Project, || {
+            web::post().to(add_member)
+        }),
+        endpoint(DELETE, "/api/v1/projects/{id}/members/{user_id}", WriteProject, Project, || {
+            web::delete().to(remove_member)
+        }),
+    ]
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +95,7 @@ async fn create(
         name,
         description,
         base_currency,
+        owner: Some(ctx.caller.user_id),
     };
     let committed = state.store.project(id, command, &ctx.metadata).await?;
     let mut builder = HttpResponse::Created();
@@ -84,6 +105,7 @@ async fn create(
 
 async fn list(
     state: web::Data<AppState>,
+    caller: Authenticated,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
     let (limit, offset) = query.page().resolve()?;
@@ -96,9 +118,14 @@ async fn list(
         }
     }
     let freshness = query.consistency().wait(&state.pool).await?;
-    let page =
-        projections::queries::list_projects(&state.pool, query.status.as_deref(), limit, offset)
-            .await?;
+    let page = projections::queries::list_projects(
+        &state.pool,
+        query.status.as_deref(),
+        caller.0.member_filter(),
+        limit,
+        offset,
+    )
+    .await?;
     Ok(query_answer(freshness, &page))
 }
 
@@ -153,4 +180,67 @@ async fn archive(
 
 async fn history(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     super::history(&state.pool, *id, "project").await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberBody {
+    user_id: Uuid,
+}
+
+/// The project's members (from the store, so a member added a moment ago is listed).
+async fn members(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+    let project = state.store.load_project(*id).await?;
+    if project.status == domain::ProjectStatus::Absent {
+        return Err(Problem::not_found(format!("no project {id}")));
+    }
+    let members: Vec<Uuid> = project.members.iter().copied().collect();
+    let mut response = HttpResponse::Ok().json(serde_json::json!({
+        "project_id": *id,
+        "members": members,
+    }));
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(project.version as i64));
+    Ok(response)
+}
+
+async fn add_member(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let input: MemberBody = parse_json(&body)?;
+    // The user must exist: a typo in an id must not grant access to nobody in particular.
+    state
+        .identity
+        .get_user(input.user_id)
+        .await
+        .map_err(|e| match e {
+            application::identity::UserError::NotFound => {
+                Problem::invalid_field("user_id", "no such user")
+            }
+            other => other.into(),
+        })?;
+    let command = ProjectCommand::AddMember {
+        expected_version: ctx.expected_version,
+        user_id: input.user_id,
+    };
+    let committed = state.store.project(*id, command, &ctx.metadata).await?;
+    Ok(command_answer(HttpResponse::Ok(), committed))
+}
+
+async fn remove_member(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, Problem> {
+    let (id, user_id) = *path;
+    let command = ProjectCommand::RemoveMember {
+        expected_version: ctx.expected_version,
+        user_id,
+    };
+    let committed = state.store.project(id, command, &ctx.metadata).await?;
+    Ok(command_answer(HttpResponse::Ok(), committed))
 }

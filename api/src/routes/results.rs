@@ -9,13 +9,23 @@ use serde_json::json;
 use uuid::Uuid;
 use worker::results::{self, ResultFilter, ResultKind};
 
+use crate::access::{endpoint, Endpoint, Scope};
 use crate::problem::Problem;
+use actix_web::http::Method;
+use domain::access::Need;
+const GET: Method = Method::GET;
 use crate::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/jobs/{id}/results", web::get().to(summary))
-        .route("/jobs/{id}/results/{kind}", web::get().to(list))
-        .route("/jobs/{id}/results/{kind}/export", web::get().to(export));
+pub fn endpoints() -> Vec<Endpoint> {
+    use Need::*;
+    use Scope::*;
+    vec![
+        endpoint(GET, "/api/v1/jobs/{id}/results", ReadProject, Job, || web::get().to(summary)),
+        endpoint(GET, "/api/v1/jobs/{id}/results/{kind}", ReadProject, Job, || web::get().to(list)),
+        endpoint(GET, "/api/v1/jobs/{id}/results/{kind}/export", ReadProject, Job, || {
+            web::get().to(export)
+        }),
+    ]
 }
 
 #[derive(Debug, Deserialize)]

@@ -110,6 +110,7 @@ fn create(id: Uuid, name: &str) -> Result<ProjectCommand> {
         name: Name::parse(name).map_err(|e| anyhow!(e))?,
         description: Description::parse("benchmark project").map_err(|e| anyhow!(e))?,
         base_currency: Currency::parse("EUR").map_err(|e| anyhow!(e))?,
+        owner: None,
     })
 }
 

@@ -1,0 +1,184 @@
+//! The route table and its access rules. Every endpoint is registered from [`endpoints`], each
+//! with what it needs (`domain::access::Need`) and how its path names a project, so an endpoint
+//! cannot exist without a rule; the authorisation middleware of each resource applies it before
+//! the handler runs (and before the body is read).
+
+use std::rc::Rc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use application::access::Subject;
+use application::{AccessError, Caller};
+use domain::access::Need;
+use uuid::Uuid;
+
+use crate::problem::Problem;
+use crate::AppState;
+
+/// How an endpoint's `{id}` names the project it concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The endpoint concerns no single project.
+    Global,
+    /// `{id}` is a project.
+    Project,
+    /// `{id}` is a job (of a project).
+    Job,
+    /// `{id}` is a data source (of a project).
+    Source,
+}
+
+/// One endpoint: method, full path template, access rule, handler.
+pub struct Endpoint {
+    pub method: Method,
+    pub path: &'static str,
+    pub need: Need,
+    pub scope: Scope,
+    pub route: fn() -> actix_web::Route,
+}
+
+/// `endpoint(GET, "/api/v1/projects", Need::SignedIn, Scope::Global, || web::get().to(list))`
+pub fn endpoint(
+    method: Method,
+    path: &'static str,
+    need: Need,
+    scope: Scope,
+    route: fn() -> actix_web::Route,
+) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        need,
+        scope,
+        route,
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Rule {
+    method: &'static Method,
+    need: Need,
+    scope: Scope,
+}
+
+/// Registers the endpoints, one resource per path (in table order), each wrapped in the
+/// authorisation of its methods.
+pub fn register(cfg: &mut web::ServiceConfig, table: &'static [Endpoint]) {
+    let mut paths: Vec<&'static str> = Vec::new();
+    for e in table {
+        if !paths.contains(&e.path) {
+            paths.push(e.path);
+        }
+    }
+    for path in paths {
+        let here: Vec<&'static Endpoint> = table.iter().filter(|e| e.path == path).collect();
+        let rules: Rc<Vec<Rule>> = Rc::new(
+            here.iter()
+                .map(|e| Rule {
+                    method: &e.method,
+                    need: e.need,
+                    scope: e.scope,
+                })
+                .collect(),
+        );
+        let mut resource = web::resource(path);
+        for e in &here {
+            resource = resource.route((e.route)());
+        }
+        cfg.service(resource.wrap(from_fn(move |req, next| {
+            let rules = rules.clone();
+            authorize(req, next, rules)
+        })));
+    }
+}
+
+async fn authorize(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+    rules: Rc<Vec<Rule>>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    // A method without a rule has no route either: the resource answers 405.
+    let Some(rule) = rules.iter().find(|r| r.method == req.method()).copied() else {
+        return next.call(req).await;
+    };
+    if rule.need != Need::Nothing {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| Problem::internal("application state missing"))?;
+        let token = bearer_token(req.request()).ok_or(Problem::unauthenticated(
+            "send an access token: Authorization: Bearer <token> (POST /api/v1/auth/login)",
+        ))?;
+        let caller = state
+            .gate
+            .authenticate(token)
+            .await
+            .map_err(Problem::from)?;
+        let subject = subject_of(&req, rule.scope)?;
+        state
+            .gate
+            .authorize(&caller, rule.need, subject)
+            .await
+            .map_err(Problem::from)?;
+        req.extensions_mut().insert(caller);
+    }
+    next.call(req).await
+}
+
+fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+fn subject_of(req: &ServiceRequest, scope: Scope) -> Result<Subject, Problem> {
+    if scope == Scope::Global {
+        return Ok(Subject::None);
+    }
+    let raw = req.match_info().get("id").unwrap_or_default();
+    let id = Uuid::parse_str(raw)
+        .map_err(|_| Problem::not_found(format!("no resource `{raw}` (not a uuid)")))?;
+    Ok(match scope {
+        Scope::Global => Subject::None,
+        Scope::Project => Subject::Project(id),
+        Scope::Job => Subject::Job(id),
+        Scope::Source => Subject::Source(id),
+    })
+}
+
+impl From<AccessError> for Problem {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Unauthenticated => {
+                Problem::unauthenticated("the access token is missing, invalid or expired")
+            }
+            AccessError::Forbidden => Problem::forbidden(e.to_string()),
+            AccessError::Hidden => Problem::not_found("no such resource"),
+            AccessError::Unavailable(s) => Problem::unavailable(s),
+        }
+    }
+}
+
+/// The authenticated caller, in handlers of endpoints that need a token (set by the
+/// authorisation middleware).
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated(pub Caller);
+
+impl FromRequest for Authenticated {
+    type Error = Problem;
+    type Future = std::future::Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            req.extensions()
+                .get::<Caller>()
+                .copied()
+                .map(Authenticated)
+                .ok_or_else(|| Problem::unauthenticated("a valid access token is required")),
+        )
+    }
+}

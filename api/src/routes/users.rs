@@ -1,0 +1,136 @@
+//! `/api/v1/users`: user administration (admins) and the caller's own profile and password.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use application::identity::NewUser;
+use domain::Role;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{command_answer, etag};
+use crate::access::{endpoint, Authenticated, Endpoint, Scope};
+use crate::problem::Problem;
+use crate::request::{parse_json, CommandContext};
+use crate::AppState;
+use actix_web::http::Method;
+use domain::access::Need;
+
+pub fn endpoints() -> Vec<Endpoint> {
+    use Need::*;
+    use Scope::*;
+    vec![
+        endpoint(Method::POST, "/api/v1/users", Admin, Global, || web::post().to(create)),
+        endpoint(Method::GET, "/api/v1/users/me", SignedIn, Global, || web::get().to(me)),
+        endpoint(Method::PUT, "/api/v1/users/me/password", SignedIn, Global, || {
+            web::put().to(change_password)
+        }),
+        endpoint(Method::GET, "/api/v1/users/{id}", Admin, Global, || web::get().to(get)),
+        endpoint(Method::PUT, "/api/v1/users/{id}/role", Admin, Global, || {
+            web::put().to(change_role)
+        }),
+        endpoint(Method::POST, "/api/v1/users/{id}/disable", Admin, Global, || {
+            web::post().to(disable)
+        }),
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateUser {
+    email: String,
+    role: String,
+    password: String,
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let input: CreateUser = parse_json(&body)?;
+    let new = NewUser::parse(&input.email, &input.role, input.password).map_err(Problem::invalid)?;
+    let committed = state.identity.create_user(new, &ctx.metadata).await?;
+    let mut builder = HttpResponse::Created();
+    builder.insert_header((header::LOCATION, format!("/api/v1/users/{}", committed.id)));
+    Ok(command_answer(builder, committed))
+}
+
+async fn view(state: &AppState, id: Uuid) -> Result<HttpResponse, Problem> {
+    let user = state.identity.get_user(id).await?;
+    let mut response = HttpResponse::Ok().json(&user);
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(user.version as i64));
+    Ok(response)
+}
+
+async fn me(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, Problem> {
+    view(&state, caller.0.user_id).await
+}
+
+async fn get(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+    view(&state, *id).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    role: String,
+}
+
+async fn change_role(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let input: RoleBody = parse_json(&body)?;
+    let role = Role::parse(&input.role).map_err(|m| Problem::invalid_field("role", m))?;
+    let committed = state
+        .identity
+        .change_role(*id, role, ctx.expected_version, &ctx.metadata)
+        .await?;
+    state.gate.forget(*id);
+    Ok(command_answer(HttpResponse::Ok(), committed))
+}
+
+async fn disable(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    if *id == ctx.caller.user_id {
+        return Err(Problem::conflict("refused", "an admin cannot disable themselves"));
+    }
+    let committed = state
+        .identity
+        .disable(*id, ctx.expected_version, &ctx.metadata)
+        .await?;
+    state.gate.forget(*id);
+    Ok(command_answer(HttpResponse::Ok(), committed))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    state: web::Data<AppState>,
+    ctx: CommandContext,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let input: PasswordBody = parse_json(&body)?;
+    let committed = state
+        .identity
+        .change_password(
+            ctx.caller.user_id,
+            input.current_password,
+            input.new_password,
+            &ctx.metadata,
+        )
+        .await?;
+    Ok(command_answer(HttpResponse::Ok(), committed))
+}

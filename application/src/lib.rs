@@ -1,0 +1,12 @@
+//! The application layer: each use case takes an authenticated actor, checks what crosses
+//! aggregates, and runs commands through [`commands::CommandStore`]. The API's handlers parse,
+//! call and map to HTTP; the CLI and tests call the same functions.
+//!
+//! - [`identity`]: users, passwords, sign-in, access and refresh tokens.
+//! - [`access`]: who the caller is (from an access token) and whether they may touch a project.
+
+pub mod access;
+pub mod identity;
+
+pub use access::{AccessError, Caller, Gatekeeper};
+pub use identity::Identity;
