@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::announced_address;
+use support::{announced_address, create_user_with_cli, sign_in};
 
 fn recon(data_dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_recon"));
@@ -29,10 +29,22 @@ async fn embedded_mode_runs_everything_in_one_process_with_a_private_cluster() {
         .spawn()
         .unwrap();
     let base = announced_address(&mut child, Duration::from_secs(120));
-    let client = awc::Client::default();
+    let anonymous = awc::Client::default();
 
-    let ready = client.get(format!("{base}/ready")).send().await.unwrap();
+    let ready = anonymous.get(format!("{base}/ready")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
+    // No default user, no open door: nothing but health is served without a token.
+    let refused = anonymous
+        .post(format!("{base}/api/v1/projects"))
+        .send_json(&json!({"name": "Embedded", "base_currency": "CHF"}))
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    // The first admin, made with the CLI beside the running server (it attaches to the
+    // private cluster, like replay).
+    let admin_id = create_user_with_cli(recon(&data_dir), "admin@example.com", "admin");
+    let token = sign_in(&base, "admin@example.com").await;
+    let client = awc::Client::builder().bearer_auth(token).finish();
 
     let mut created = client
         .post(format!("{base}/api/v1/projects"))
@@ -65,7 +77,9 @@ async fn embedded_mode_runs_everything_in_one_process_with_a_private_cluster() {
         "{}",
         String::from_utf8_lossy(&history.stderr)
     );
-    assert!(String::from_utf8_lossy(&history.stdout).contains("ProjectCreated v1"));
+    let history = String::from_utf8_lossy(&history.stdout);
+    assert!(history.contains("ProjectCreated v1"));
+    assert!(history.contains(&admin_id), "the actor is the signed-in admin: {history}");
     let state = recon(&data_dir)
         .args(["replay", "state", &id, "--version", "1"])
         .output()

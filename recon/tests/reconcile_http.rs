@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::announced_address;
+use support::{announced_address, create_user_with_cli, sign_in};
 
 struct Recon {
     child: Child,
@@ -35,10 +35,15 @@ impl Recon {
             .spawn()
             .unwrap();
         let base = announced_address(&mut child, Duration::from_secs(60));
+        let mut cli = Command::new(env!("CARGO_BIN_EXE_recon"));
+        cli.env("DATABASE_URL", database_url);
+        create_user_with_cli(cli, "ops@example.com", "operator");
+        let token = sign_in(&base, "ops@example.com").await;
         Self {
             child,
             base,
             client: awc::Client::builder()
+                .bearer_auth(token)
                 .timeout(Duration::from_secs(60))
                 .finish(),
         }

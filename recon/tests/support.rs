@@ -258,3 +258,43 @@ pub async fn assert_read_models_match_replay(pool: &PgPool) {
         );
     }
 }
+
+pub const TEST_PASSWORD: &str = "a long enough password";
+
+/// Creates a user as an operator would: `recon users create --password-stdin` (with the
+/// environment of `recon`, a `Command` for the recon binary). Answers the new user's id.
+pub fn create_user_with_cli(mut recon: Command, email: &str, role: &str) -> String {
+    use std::io::Write;
+    let mut child = recon
+        .args(["users", "create", "--email", email, "--role", role, "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn recon users create");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{TEST_PASSWORD}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "recon users create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Signs in through the API; answers the access token.
+pub async fn sign_in(base: &str, email: &str) -> String {
+    let mut res = awc::Client::default()
+        .post(format!("{base}/api/v1/auth/login"))
+        .send_json(&serde_json::json!({"email": email, "password": TEST_PASSWORD}))
+        .await
+        .expect("sign in");
+    assert_eq!(res.status().as_u16(), 200, "sign-in refused");
+    let body: serde_json::Value = res.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
