@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Next};
@@ -97,12 +97,12 @@ pub fn register(cfg: &mut web::ServiceConfig, table: &'static [Endpoint]) {
 
 async fn authorize(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
     rules: Rc<Vec<Rule>>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     // A method without a rule has no route either: the resource answers 405.
     let Some(rule) = rules.iter().find(|r| r.method == req.method()).copied() else {
-        return next.call(req).await;
+        return Ok(next.call(req).await?.map_into_boxed_body());
     };
     if rule.need != Need::Nothing {
         let state = req
@@ -124,8 +124,12 @@ async fn authorize(
             .await
             .map_err(Problem::from)?;
         req.extensions_mut().insert(caller);
+        // Keys are per user: public endpoints (sign-in) ignore the header.
+        if crate::idempotency::requested(&req) {
+            return crate::idempotency::run(req, next, state.pool.clone(), caller).await;
+        }
     }
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 fn bearer_token(req: &HttpRequest) -> Option<&str> {

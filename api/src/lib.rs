@@ -2,6 +2,7 @@
 //! `/ready` are for operators. See `docs/api.md`.
 
 pub mod access;
+pub mod idempotency;
 pub mod problem;
 pub mod request;
 pub mod routes;

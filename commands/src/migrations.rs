@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "identity",
         sql: include_str!("../../migrations/0008_identity.sql"),
     },
+    Migration {
+        version: 9,
+        name: "idempotency",
+        sql: include_str!("../../migrations/0009_idempotency.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Recon's migration lock.
