@@ -18,6 +18,12 @@ use uuid::Uuid;
 use crate::problem::Problem;
 use crate::AppState;
 
+/// The methods, short, for the route tables.
+pub const GET: Method = Method::GET;
+pub const POST: Method = Method::POST;
+pub const PUT: Method = Method::PUT;
+pub const DELETE: Method = Method::DELETE;
+
 /// How an endpoint's `{id}` names the project it concerns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {

@@ -115,7 +115,10 @@ async fn project_lifecycle_reads_its_own_writes() {
     );
     // The actor is the signed-in user; an `X-Actor` header is ignored.
     assert_eq!(events[0]["actor"], app.admin_id.as_str());
-    assert_eq!(events[1]["payload"]["ProjectMemberAdded"]["user_id"], app.admin_id.as_str());
+    assert_eq!(
+        events[1]["payload"]["ProjectMemberAdded"]["user_id"],
+        app.admin_id.as_str()
+    );
     assert_eq!(events[0]["metadata"]["request_id"], "req-42");
 }
 

@@ -36,7 +36,10 @@ async fn wrong_passwords_lock_an_address_after_five_and_unknown_addresses_answer
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
     let retry: i64 = locked.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=15 * 60).contains(&retry), "{retry}");
-    assert_eq!(locked.body["detail"], refusals[0], "a lock says what a refusal says");
+    assert_eq!(
+        locked.body["detail"], refusals[0],
+        "a lock says what a refusal says"
+    );
 
     // An address nobody has answers the same way, lock included.
     for _ in 0..5 {
@@ -49,7 +52,10 @@ async fn wrong_passwords_lock_an_address_after_five_and_unknown_addresses_answer
     assert_eq!(unknown.body["detail"], locked.body["detail"]);
 
     // Other addresses are not affected.
-    assert_eq!(app.login(ADMIN_EMAIL, PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        app.login(ADMIN_EMAIL, PASSWORD).await.status,
+        StatusCode::OK
+    );
 }
 
 #[actix_web::test]
@@ -77,7 +83,9 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_sign_in() {
     assert_ne!(first, second);
     let token = rotated.body["access_token"].as_str().unwrap();
     assert_eq!(
-        app.send_as(Some(token), "GET", "/api/v1/users/me", None, &[]).await.status,
+        app.send_as(Some(token), "GET", "/api/v1/users/me", None, &[])
+            .await
+            .status,
         StatusCode::OK
     );
     // The first token again: a replay. It is refused, and so is the token that replaced it.
@@ -91,11 +99,16 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_sign_in() {
         .to_string();
     let body = json!({ "refresh_token": other }).to_string();
     for _ in 0..2 {
-        let out = app.send_as(None, "POST", "/api/v1/auth/logout", Some(&body), &[]).await;
+        let out = app
+            .send_as(None, "POST", "/api/v1/auth/logout", Some(&body), &[])
+            .await;
         assert_eq!(out.status, StatusCode::NO_CONTENT);
     }
     assert_eq!(refresh(other).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(refresh("garbage".into()).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refresh("garbage".into()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[actix_web::test]
@@ -119,18 +132,38 @@ async fn bad_expired_and_forged_tokens_are_401() {
     let swapped = format!(
         "{}.{}.{}",
         parts[0],
-        b64url(payload.to_string().replace("admin\"", "auditor\"").as_bytes()),
+        b64url(
+            payload
+                .to_string()
+                .replace("admin\"", "auditor\"")
+                .as_bytes()
+        ),
         parts[2]
     );
     let long = "x".repeat(10_000);
-    for token in [unsigned.as_str(), &other_key, &swapped, "not-a-jwt", "a.b.c", &long] {
-        let a = app.send_as(Some(token), "GET", "/api/v1/projects", None, &[]).await;
+    for token in [
+        unsigned.as_str(),
+        &other_key,
+        &swapped,
+        "not-a-jwt",
+        "a.b.c",
+        &long,
+    ] {
+        let a = app
+            .send_as(Some(token), "GET", "/api/v1/projects", None, &[])
+            .await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{token:.40}");
         assert_eq!(a.header("content-type"), Some("application/problem+json"));
     }
     for header in ["Basic YWRtaW46YWRtaW4=", "Bearer", "Bearer    ", "token"] {
         let a = app
-            .send_as(None, "GET", "/api/v1/projects", None, &[("authorization", header)])
+            .send_as(
+                None,
+                "GET",
+                "/api/v1/projects",
+                None,
+                &[("authorization", header)],
+            )
             .await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{header}");
     }
@@ -142,23 +175,52 @@ async fn disabling_a_user_ends_their_access_and_role_changes_apply_at_once() {
     let (viewer_id, viewer) = app.user("v@example.com", "viewer").await;
     let create = json!({"name": "p", "base_currency": "EUR"}).to_string();
     let as_viewer = app
-        .send_as(Some(&viewer), "POST", "/api/v1/projects", Some(&create), &[])
+        .send_as(
+            Some(&viewer),
+            "POST",
+            "/api/v1/projects",
+            Some(&create),
+            &[],
+        )
         .await;
     assert_eq!(as_viewer.status, StatusCode::FORBIDDEN);
     let promoted = app
-        .send("PUT", &format!("/api/v1/users/{viewer_id}/role"), Some(r#"{"role": "operator"}"#), &[])
+        .send(
+            "PUT",
+            &format!("/api/v1/users/{viewer_id}/role"),
+            Some(r#"{"role": "operator"}"#),
+            &[],
+        )
         .await;
     assert_eq!(promoted.status, StatusCode::OK, "{:?}", promoted.body);
     let as_operator = app
-        .send_as(Some(&viewer), "POST", "/api/v1/projects", Some(&create), &[])
+        .send_as(
+            Some(&viewer),
+            "POST",
+            "/api/v1/projects",
+            Some(&create),
+            &[],
+        )
         .await;
-    assert_eq!(as_operator.status, StatusCode::CREATED, "{:?}", as_operator.body);
+    assert_eq!(
+        as_operator.status,
+        StatusCode::CREATED,
+        "{:?}",
+        as_operator.body
+    );
 
     let disabled = app
-        .send("POST", &format!("/api/v1/users/{viewer_id}/disable"), None, &[])
+        .send(
+            "POST",
+            &format!("/api/v1/users/{viewer_id}/disable"),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(disabled.status, StatusCode::OK);
-    let after = app.send_as(Some(&viewer), "GET", "/api/v1/users/me", None, &[]).await;
+    let after = app
+        .send_as(Some(&viewer), "GET", "/api/v1/users/me", None, &[])
+        .await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         app.login("v@example.com", PASSWORD).await.status,
@@ -166,7 +228,12 @@ async fn disabling_a_user_ends_their_access_and_role_changes_apply_at_once() {
     );
     // An admin cannot lock themselves out.
     let own = app
-        .send("POST", &format!("/api/v1/users/{}/disable", app.admin_id), None, &[])
+        .send(
+            "POST",
+            &format!("/api/v1/users/{}/disable", app.admin_id),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(own.status, StatusCode::CONFLICT);
 }
@@ -175,7 +242,9 @@ async fn disabling_a_user_ends_their_access_and_role_changes_apply_at_once() {
 async fn passwords_change_and_are_never_returned() {
     let app = spawn_app().await;
     let (id, token) = app.user("p@example.com", "operator").await;
-    let me = app.send_as(Some(&token), "GET", "/api/v1/users/me", None, &[]).await;
+    let me = app
+        .send_as(Some(&token), "GET", "/api/v1/users/me", None, &[])
+        .await;
     let keys: Vec<&String> = me.body.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["email", "role", "status", "user_id", "version"]);
     assert_eq!(me.body["user_id"], id.as_str());
@@ -183,14 +252,26 @@ async fn passwords_change_and_are_never_returned() {
     assert!(!session.body.to_string().contains("argon2"));
 
     let weak = app
-        .send_as(Some(&token), "PUT", "/api/v1/users/me/password",
-            Some(r#"{"current_password": "a long enough password", "new_password": "short"}"#), &[])
+        .send_as(
+            Some(&token),
+            "PUT",
+            "/api/v1/users/me/password",
+            Some(r#"{"current_password": "a long enough password", "new_password": "short"}"#),
+            &[],
+        )
         .await;
     assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(weak.body["errors"][0]["path"], "new_password");
     let wrong = app
-        .send_as(Some(&token), "PUT", "/api/v1/users/me/password",
-            Some(r#"{"current_password": "not it at all", "new_password": "another long password"}"#), &[])
+        .send_as(
+            Some(&token),
+            "PUT",
+            "/api/v1/users/me/password",
+            Some(
+                r#"{"current_password": "not it at all", "new_password": "another long password"}"#,
+            ),
+            &[],
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(wrong.body["errors"][0]["path"], "current_password");
@@ -199,14 +280,22 @@ async fn passwords_change_and_are_never_returned() {
             Some(r#"{"current_password": "a long enough password", "new_password": "another long password"}"#), &[])
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
-    assert_eq!(app.login("p@example.com", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        app.login("p@example.com", "another long password").await.status,
+        app.login("p@example.com", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login("p@example.com", "another long password")
+            .await
+            .status,
         StatusCode::OK
     );
     // Duplicate addresses (in any case) are refused.
     let again = app
-        .post("/api/v1/users", json!({"email": "P@Example.com", "role": "viewer", "password": PASSWORD}))
+        .post(
+            "/api/v1/users",
+            json!({"email": "P@Example.com", "role": "viewer", "password": PASSWORD}),
+        )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
 }
@@ -250,10 +339,14 @@ async fn hostile_strings_are_refused_cleanly_or_stored_inertly() {
     let app = spawn_app().await;
     for (i, text) in HOSTILE.iter().enumerate() {
         let created = app
-            .post("/api/v1/projects", json!({"name": text, "description": text, "base_currency": "EUR"}))
+            .post(
+                "/api/v1/projects",
+                json!({"name": text, "description": text, "base_currency": "EUR"}),
+            )
             .await;
         assert!(
-            created.status == StatusCode::CREATED || created.status == StatusCode::UNPROCESSABLE_ENTITY,
+            created.status == StatusCode::CREATED
+                || created.status == StatusCode::UNPROCESSABLE_ENTITY,
             "{text}: {} {:?}",
             created.status,
             created.body
@@ -261,14 +354,28 @@ async fn hostile_strings_are_refused_cleanly_or_stored_inertly() {
         if created.status == StatusCode::CREATED {
             let id = created.body["id"].as_str().unwrap();
             let pos = created.body["position"].as_i64().unwrap();
-            let got = app.get(&format!("/api/v1/projects/{id}?wait_for_position={pos}")).await;
-            assert_eq!(got.body["description"], Value::String(text.trim().to_string()), "{text}");
+            let got = app
+                .get(&format!("/api/v1/projects/{id}?wait_for_position={pos}"))
+                .await;
+            assert_eq!(
+                got.body["description"],
+                Value::String(text.trim().to_string()),
+                "{text}"
+            );
         }
         for body in [
             json!({"email": text, "password": text}),
             json!({"email": format!("{i}{text}@example.com"), "password": PASSWORD}),
         ] {
-            let login = app.send_as(None, "POST", "/api/v1/auth/login", Some(&body.to_string()), &[]).await;
+            let login = app
+                .send_as(
+                    None,
+                    "POST",
+                    "/api/v1/auth/login",
+                    Some(&body.to_string()),
+                    &[],
+                )
+                .await;
             assert!(
                 matches!(login.status.as_u16(), 401 | 429),
                 "{text}: {} {:?}",
@@ -277,9 +384,17 @@ async fn hostile_strings_are_refused_cleanly_or_stored_inertly() {
             );
         }
         let user = app
-            .post("/api/v1/users", json!({"email": text, "role": text, "password": text}))
+            .post(
+                "/api/v1/users",
+                json!({"email": text, "role": text, "password": text}),
+            )
             .await;
-        assert_eq!(user.status, StatusCode::UNPROCESSABLE_ENTITY, "{text}: {:?}", user.body);
+        assert_eq!(
+            user.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{text}: {:?}",
+            user.body
+        );
         let path = format!("/api/v1/projects/{}", urlencode(text));
         let odd = app.get(&path).await;
         assert!(matches!(odd.status.as_u16(), 404), "{path}: {}", odd.status);

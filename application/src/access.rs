@@ -156,7 +156,13 @@ impl Gatekeeper {
         Ok(match subject {
             Subject::None => None,
             Subject::Project(id) => Some(id),
-            Subject::Job(id) => self.store.load_job(id).await.map_err(unavailable)?.project_id,
+            Subject::Job(id) => {
+                self.store
+                    .load_job(id)
+                    .await
+                    .map_err(unavailable)?
+                    .project_id
+            }
             Subject::Source(id) => {
                 self.store
                     .load_data_source(id)

@@ -229,7 +229,10 @@ impl CommandStore {
 
     /// The user's current state, folded from its events (never from the cache: sign-in and
     /// authorisation must see a role change or a disable made by another process).
-    pub async fn load_user(&self, id: Uuid) -> Result<User, CommandError<std::convert::Infallible>> {
+    pub async fn load_user(
+        &self,
+        id: Uuid,
+    ) -> Result<User, CommandError<std::convert::Infallible>> {
         load(&self.users, id).await
     }
 

@@ -87,8 +87,16 @@ mod tests {
             (Role::Viewer, false, Hidden, Hidden),
         ];
         for (role, member, read, write) in table {
-            assert_eq!(decide(role, Need::ReadProject, member), read, "{role:?} read");
-            assert_eq!(decide(role, Need::WriteProject, member), write, "{role:?} write");
+            assert_eq!(
+                decide(role, Need::ReadProject, member),
+                read,
+                "{role:?} read"
+            );
+            assert_eq!(
+                decide(role, Need::WriteProject, member),
+                write,
+                "{role:?} write"
+            );
         }
     }
 

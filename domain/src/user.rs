@@ -110,7 +110,10 @@ pub enum UserCommand {
         expected_version: Option<Version>,
     },
     /// Too many failed sign-ins: no sign-in until `until`.
-    Lock { until: DateTime<Utc>, failures: u32 },
+    Lock {
+        until: DateTime<Utc>,
+        failures: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,12 +188,14 @@ impl User {
         match self.status {
             UserStatus::Absent => Err(UserError::NotFound),
             UserStatus::Disabled => Err(UserError::Disabled),
-            UserStatus::Active => crate::check_expected_version(expected, self.version).map_err(
-                |v| UserError::VersionConflict {
-                    expected: v.expected,
-                    actual: v.actual,
-                },
-            ),
+            UserStatus::Active => {
+                crate::check_expected_version(expected, self.version).map_err(|v| {
+                    UserError::VersionConflict {
+                        expected: v.expected,
+                        actual: v.actual,
+                    }
+                })
+            }
         }
     }
 

@@ -133,7 +133,12 @@ struct Config {
     worker_id: Option<String>,
     /// Secret (at least 32 bytes) that signs access tokens. Unset: a random key made at first
     /// start and kept in the database, shared by every process using it.
-    #[arg(long, env = "RECON_TOKEN_SECRET", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "RECON_TOKEN_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
     token_secret: Option<String>,
 }
 

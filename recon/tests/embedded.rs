@@ -79,7 +79,10 @@ async fn embedded_mode_runs_everything_in_one_process_with_a_private_cluster() {
     );
     let history = String::from_utf8_lossy(&history.stdout);
     assert!(history.contains("ProjectCreated v1"));
-    assert!(history.contains(&admin_id), "the actor is the signed-in admin: {history}");
+    assert!(
+        history.contains(&admin_id),
+        "the actor is the signed-in admin: {history}"
+    );
     let state = recon(&data_dir)
         .args(["replay", "state", &id, "--version", "1"])
         .output()

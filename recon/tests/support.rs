@@ -266,7 +266,15 @@ pub const TEST_PASSWORD: &str = "a long enough password";
 pub fn create_user_with_cli(mut recon: Command, email: &str, role: &str) -> String {
     use std::io::Write;
     let mut child = recon
-        .args(["users", "create", "--email", email, "--role", role, "--password-stdin"])
+        .args([
+            "users",
+            "create",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--password-stdin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -164,27 +164,31 @@ struct Saved {
     request_hash: Vec<u8>,
     state: String,
     status: Option<i32>,
-    headers: Option<sqlx::types::Json<Vec<(String, String)>>>,
+    headers: Option<SavedHeaders>,
     body: Option<Vec<u8>>,
 }
 
+type SavedHeaders = sqlx::types::Json<Vec<(String, String)>>;
+type SavedRow = (Vec<u8>, String, Option<i32>, Option<SavedHeaders>, Option<Vec<u8>>);
+
 async fn saved(pool: &PgPool, caller: &Caller, key: &str) -> Result<Option<Saved>, Problem> {
-    let row: Option<(Vec<u8>, String, Option<i32>, Option<sqlx::types::Json<Vec<(String, String)>>>, Option<Vec<u8>>)> =
-        sqlx::query_as(
-            "SELECT request_hash, state, status, headers, body FROM idempotency_keys
+    let row: Option<SavedRow> = sqlx::query_as(
+        "SELECT request_hash, state, status, headers, body FROM idempotency_keys
              WHERE user_id = $1 AND key = $2",
-        )
-        .bind(caller.user_id)
-        .bind(key)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row.map(|(request_hash, state, status, headers, body)| Saved {
-        request_hash,
-        state,
-        status,
-        headers,
-        body,
-    }))
+    )
+    .bind(caller.user_id)
+    .bind(key)
+    .fetch_optional(pool)
+    .await?;
+    Ok(
+        row.map(|(request_hash, state, status, headers, body)| Saved {
+            request_hash,
+            state,
+            status,
+            headers,
+            body,
+        }),
+    )
 }
 
 fn answer_retry(

@@ -17,9 +17,13 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::POST, "/api/v1/auth/login", Nothing, Global, || {
             web::post().to(login)
         }),
-        endpoint(Method::POST, "/api/v1/auth/refresh", Nothing, Global, || {
-            web::post().to(refresh)
-        }),
+        endpoint(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            Nothing,
+            Global,
+            || web::post().to(refresh),
+        ),
         endpoint(Method::POST, "/api/v1/auth/logout", Nothing, Global, || {
             web::post().to(logout)
         }),
@@ -49,9 +53,14 @@ fn session(session: application::identity::Session) -> HttpResponse {
 async fn login(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {
     let input: Login = parse_json(&body)?;
     if input.email.len() > 1024 || input.password.len() > 1024 {
-        return Err(Problem::invalid_field("(body)", "email and password must be at most 1024 bytes"));
+        return Err(Problem::invalid_field(
+            "(body)",
+            "email and password must be at most 1024 bytes",
+        ));
     }
-    Ok(session(state.identity.login(&input.email, input.password).await?))
+    Ok(session(
+        state.identity.login(&input.email, input.password).await?,
+    ))
 }
 
 async fn refresh(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Problem> {

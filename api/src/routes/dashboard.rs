@@ -3,20 +3,22 @@
 use actix_web::{web, HttpResponse};
 
 use super::query_answer;
-use crate::access::{endpoint, Endpoint, Scope};
-use actix_web::http::Method;
-use domain::access::Need;
-const GET: Method = Method::GET;
+use crate::access::{endpoint, Endpoint, Scope, GET};
 use crate::problem::Problem;
 use crate::request::Consistency;
 use crate::AppState;
+use domain::access::Need;
 
 pub fn endpoints() -> Vec<Endpoint> {
     use Need::*;
     use Scope::*;
     vec![
-        endpoint(GET, "/api/v1/dashboard/summary", Oversee, Global, || web::get().to(summary)),
-        endpoint(GET, "/api/v1/projections/status", Oversee, Global, || web::get().to(status)),
+        endpoint(GET, "/api/v1/dashboard/summary", Oversee, Global, || {
+            web::get().to(summary)
+        }),
+        endpoint(GET, "/api/v1/projections/status", Oversee, Global, || {
+            web::get().to(status)
+        }),
     ]
 }
 

@@ -9,35 +9,54 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{command_answer, etag, query_answer};
-use crate::access::{endpoint, Authenticated, Endpoint, Scope};
+use crate::access::{endpoint, Authenticated, Endpoint, Scope, DELETE, GET, POST, PUT};
 use crate::problem::Problem;
-use actix_web::http::Method;
-use domain::access::Need;
-const GET: Method = Method::GET;
-const POST: Method = Method::POST;
-const PUT: Method = Method::PUT;
-const DELETE: Method = Method::DELETE;
 use crate::request::{parse_json, CommandContext, Consistency, ListQuery};
 use crate::AppState;
+use domain::access::Need;
 
 pub fn endpoints() -> Vec<Endpoint> {
     use Need::*;
     use Scope::*;
     vec![
-        endpoint(POST, "/api/v1/projects/{id}/jobs", WriteProject, Project, || {
-            web::post().to(create)
+        endpoint(
+            POST,
+            "/api/v1/projects/{id}/jobs",
+            WriteProject,
+            Project,
+            || web::post().to(create),
+        ),
+        endpoint(
+            GET,
+            "/api/v1/projects/{id}/jobs",
+            ReadProject,
+            Project,
+            || web::get().to(list_in_project),
+        ),
+        endpoint(GET, "/api/v1/jobs", SignedIn, Global, || {
+            web::get().to(list)
         }),
-        endpoint(GET, "/api/v1/projects/{id}/jobs", ReadProject, Project, || {
-            web::get().to(list_in_project)
+        endpoint(GET, "/api/v1/jobs/{id}", ReadProject, Job, || {
+            web::get().to(get)
         }),
-        endpoint(GET, "/api/v1/jobs", SignedIn, Global, || web::get().to(list)),
-        endpoint(GET, "/api/v1/jobs/{id}", ReadProject, Job, || web::get().to(get)),
-        endpoint(PUT, "/api/v1/jobs/{id}", WriteProject, Job, || web::put().to(update)),
-        endpoint(DELETE, "/api/v1/jobs/{id}", WriteProject, Job, || web::delete().to(delete)),
-        endpoint(POST, "/api/v1/jobs/{id}/start", WriteProject, Job, || web::post().to(start)),
-        endpoint(POST, "/api/v1/jobs/{id}/cancel", WriteProject, Job, || web::post().to(cancel)),
-        endpoint(POST, "/api/v1/jobs/{id}/retry", WriteProject, Job, || web::post().to(retry)),
-        endpoint(GET, "/api/v1/jobs/{id}/events", ReadProject, Job, || web::get().to(history)),
+        endpoint(PUT, "/api/v1/jobs/{id}", WriteProject, Job, || {
+            web::put().to(update)
+        }),
+        endpoint(DELETE, "/api/v1/jobs/{id}", WriteProject, Job, || {
+            web::delete().to(delete)
+        }),
+        endpoint(POST, "/api/v1/jobs/{id}/start", WriteProject, Job, || {
+            web::post().to(start)
+        }),
+        endpoint(POST, "/api/v1/jobs/{id}/cancel", WriteProject, Job, || {
+            web::post().to(cancel)
+        }),
+        endpoint(POST, "/api/v1/jobs/{id}/retry", WriteProject, Job, || {
+            web::post().to(retry)
+        }),
+        endpoint(GET, "/api/v1/jobs/{id}/events", ReadProject, Job, || {
+            web::get().to(history)
+        }),
     ]
 }
 
@@ -151,16 +170,15 @@ async fn list_jobs(
             return Err(Problem::not_found(format!("no project {id}")));
         }
     }
-    let page =
-        projections::queries::list_jobs(
-            &state.pool,
-            project_id,
-            status,
-            caller.0.member_filter(),
-            limit,
-            offset,
-        )
-        .await?;
+    let page = projections::queries::list_jobs(
+        &state.pool,
+        project_id,
+        status,
+        caller.0.member_filter(),
+        limit,
+        offset,
+    )
+    .await?;
     Ok(query_answer(freshness, &page))
 }
 

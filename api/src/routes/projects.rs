@@ -9,42 +9,63 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{command_answer, etag, query_answer};
-use crate::access::{endpoint, Authenticated, Endpoint, Scope};
+use crate::access::{endpoint, Authenticated, Endpoint, Scope, DELETE, GET, POST, PUT};
 use crate::problem::Problem;
-use actix_web::http::Method;
-use domain::access::Need;
-const GET: Method = Method::GET;
-const POST: Method = Method::POST;
-const PUT: Method = Method::PUT;
-const DELETE: Method = Method::DELETE;
 use crate::request::{parse_json, CommandContext, Consistency, ListQuery};
 use crate::AppState;
+use domain::access::Need;
 
 pub fn endpoints() -> Vec<Endpoint> {
     use Need::*;
     use Scope::*;
     vec![
-        endpoint(POST, "/api/v1/projects", Operate, Global, || web::post().to(create)),
-        endpoint(GET, "/api/v1/projects", SignedIn, Global, || web::get().to(list)),
-        endpoint(GET, "/api/v1/projects/{id}", ReadProject, Project, || web::get().to(get)),
+        endpoint(POST, "/api/v1/projects", Operate, Global, || {
+            web::post().to(create)
+        }),
+        endpoint(GET, "/api/v1/projects", SignedIn, Global, || {
+            web::get().to(list)
+        }),
+        endpoint(GET, "/api/v1/projects/{id}", ReadProject, Project, || {
+            web::get().to(get)
+        }),
         endpoint(PUT, "/api/v1/projects/{id}", WriteProject, Project, || {
             web::put().to(update)
         }),
-        endpoint(POST, "/api/v1/projects/{id}/archive", WriteProject, Project, || {
-            web::post().to(archive)
-        }),
-        endpoint(GET, "/api/v1/projects/{id}/events", ReadProject, Project, || {
-            web::get().to(history)
-        }),
-        endpoint(GET, "/api/v1/projects/{id}/members", ReadProject, Project, || {
-            web::get().to(members)
-        }),
-        endpoint(POST, "/api/v1/projects/{id}/members", WriteProject, Project, || {
-            web::post().to(add_member)
-        }),
-        endpoint(DELETE, "/api/v1/projects/{id}/members/{user_id}", WriteProject, Project, || {
-            web::delete().to(remove_member)
-        }),
+        endpoint(
+            POST,
+            "/api/v1/projects/{id}/archive",
+            WriteProject,
+            Project,
+            || web::post().to(archive),
+        ),
+        endpoint(
+            GET,
+            "/api/v1/projects/{id}/events",
+            ReadProject,
+            Project,
+            || web::get().to(history),
+        ),
+        endpoint(
+            GET,
+            "/api/v1/projects/{id}/members",
+            ReadProject,
+            Project,
+            || web::get().to(members),
+        ),
+        endpoint(
+            POST,
+            "/api/v1/projects/{id}/members",
+            WriteProject,
+            Project,
+            || web::post().to(add_member),
+        ),
+        endpoint(
+            DELETE,
+            "/api/v1/projects/{id}/members/{user_id}",
+            WriteProject,
+            Project,
+            || web::delete().to(remove_member),
+        ),
     ]
 }
 

@@ -9,22 +9,32 @@ use serde_json::json;
 use uuid::Uuid;
 use worker::results::{self, ResultFilter, ResultKind};
 
-use crate::access::{endpoint, Endpoint, Scope};
+use crate::access::{endpoint, Endpoint, Scope, GET};
 use crate::problem::Problem;
-use actix_web::http::Method;
-use domain::access::Need;
-const GET: Method = Method::GET;
 use crate::AppState;
+use domain::access::Need;
 
 pub fn endpoints() -> Vec<Endpoint> {
     use Need::*;
     use Scope::*;
     vec![
-        endpoint(GET, "/api/v1/jobs/{id}/results", ReadProject, Job, || web::get().to(summary)),
-        endpoint(GET, "/api/v1/jobs/{id}/results/{kind}", ReadProject, Job, || web::get().to(list)),
-        endpoint(GET, "/api/v1/jobs/{id}/results/{kind}/export", ReadProject, Job, || {
-            web::get().to(export)
+        endpoint(GET, "/api/v1/jobs/{id}/results", ReadProject, Job, || {
+            web::get().to(summary)
         }),
+        endpoint(
+            GET,
+            "/api/v1/jobs/{id}/results/{kind}",
+            ReadProject,
+            Job,
+            || web::get().to(list),
+        ),
+        endpoint(
+            GET,
+            "/api/v1/jobs/{id}/results/{kind}/export",
+            ReadProject,
+            Job,
+            || web::get().to(export),
+        ),
     ]
 }
 

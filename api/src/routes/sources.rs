@@ -12,37 +12,57 @@ use sources::OnError;
 use uuid::Uuid;
 
 use super::{command_answer, etag, query_answer};
-use crate::access::{endpoint, Endpoint, Scope};
+use crate::access::{endpoint, Endpoint, Scope, GET, POST, PUT};
 use crate::problem::Problem;
-use actix_web::http::Method;
-use domain::access::Need;
-const GET: Method = Method::GET;
-const POST: Method = Method::POST;
-const PUT: Method = Method::PUT;
 use crate::request::{parse_json, CommandContext, Consistency, ListQuery};
 use crate::AppState;
+use domain::access::Need;
 
 pub fn endpoints() -> Vec<Endpoint> {
     use Need::*;
     use Scope::*;
     vec![
-        endpoint(POST, "/api/v1/projects/{id}/sources", WriteProject, Project, || {
-            web::post().to(create)
+        endpoint(
+            POST,
+            "/api/v1/projects/{id}/sources",
+            WriteProject,
+            Project,
+            || web::post().to(create),
+        ),
+        endpoint(
+            GET,
+            "/api/v1/projects/{id}/sources",
+            ReadProject,
+            Project,
+            || web::get().to(list),
+        ),
+        endpoint(POST, "/api/v1/sources/preview", Operate, Global, || {
+            web::post().to(preview)
         }),
-        endpoint(GET, "/api/v1/projects/{id}/sources", ReadProject, Project, || {
-            web::get().to(list)
+        endpoint(GET, "/api/v1/sources/{id}", ReadProject, Source, || {
+            web::get().to(get)
         }),
-        endpoint(POST, "/api/v1/sources/preview", Operate, Global, || web::post().to(preview)),
-        endpoint(GET, "/api/v1/sources/{id}", ReadProject, Source, || web::get().to(get)),
-        endpoint(PUT, "/api/v1/sources/{id}/settings", WriteProject, Source, || {
-            web::put().to(configure_settings)
-        }),
-        endpoint(POST, "/api/v1/sources/{id}/files", WriteProject, Source, || {
-            web::post().to(upload)
-        }),
-        endpoint(GET, "/api/v1/sources/{id}/events", ReadProject, Source, || {
-            web::get().to(history)
-        }),
+        endpoint(
+            PUT,
+            "/api/v1/sources/{id}/settings",
+            WriteProject,
+            Source,
+            || web::put().to(configure_settings),
+        ),
+        endpoint(
+            POST,
+            "/api/v1/sources/{id}/files",
+            WriteProject,
+            Source,
+            || web::post().to(upload),
+        ),
+        endpoint(
+            GET,
+            "/api/v1/sources/{id}/events",
+            ReadProject,
+            Source,
+            || web::get().to(history),
+        ),
     ]
 }
 

@@ -19,18 +19,36 @@ pub fn endpoints() -> Vec<Endpoint> {
     use Need::*;
     use Scope::*;
     vec![
-        endpoint(Method::POST, "/api/v1/users", Admin, Global, || web::post().to(create)),
-        endpoint(Method::GET, "/api/v1/users/me", SignedIn, Global, || web::get().to(me)),
-        endpoint(Method::PUT, "/api/v1/users/me/password", SignedIn, Global, || {
-            web::put().to(change_password)
+        endpoint(Method::POST, "/api/v1/users", Admin, Global, || {
+            web::post().to(create)
         }),
-        endpoint(Method::GET, "/api/v1/users/{id}", Admin, Global, || web::get().to(get)),
-        endpoint(Method::PUT, "/api/v1/users/{id}/role", Admin, Global, || {
-            web::put().to(change_role)
+        endpoint(Method::GET, "/api/v1/users/me", SignedIn, Global, || {
+            web::get().to(me)
         }),
-        endpoint(Method::POST, "/api/v1/users/{id}/disable", Admin, Global, || {
-            web::post().to(disable)
+        endpoint(
+            Method::PUT,
+            "/api/v1/users/me/password",
+            SignedIn,
+            Global,
+            || web::put().to(change_password),
+        ),
+        endpoint(Method::GET, "/api/v1/users/{id}", Admin, Global, || {
+            web::get().to(get)
         }),
+        endpoint(
+            Method::PUT,
+            "/api/v1/users/{id}/role",
+            Admin,
+            Global,
+            || web::put().to(change_role),
+        ),
+        endpoint(
+            Method::POST,
+            "/api/v1/users/{id}/disable",
+            Admin,
+            Global,
+            || web::post().to(disable),
+        ),
     ]
 }
 
@@ -48,7 +66,8 @@ async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
     let input: CreateUser = parse_json(&body)?;
-    let new = NewUser::parse(&input.email, &input.role, input.password).map_err(Problem::invalid)?;
+    let new =
+        NewUser::parse(&input.email, &input.role, input.password).map_err(Problem::invalid)?;
     let committed = state.identity.create_user(new, &ctx.metadata).await?;
     let mut builder = HttpResponse::Created();
     builder.insert_header((header::LOCATION, format!("/api/v1/users/{}", committed.id)));
@@ -100,7 +119,10 @@ async fn disable(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, Problem> {
     if *id == ctx.caller.user_id {
-        return Err(Problem::conflict("refused", "an admin cannot disable themselves"));
+        return Err(Problem::conflict(
+            "refused",
+            "an admin cannot disable themselves",
+        ));
     }
     let committed = state
         .identity

@@ -55,8 +55,9 @@ pub async fn spawn_app() -> TestApp {
                     .unwrap(),
             );
             let identity = application::Identity::new(store.clone(), tokens.clone());
-            let admin = application::identity::NewUser::parse(ADMIN_EMAIL, "admin", PASSWORD.into())
-                .unwrap();
+            let admin =
+                application::identity::NewUser::parse(ADMIN_EMAIL, "admin", PASSWORD.into())
+                    .unwrap();
             identity
                 .create_user(admin, &commands::CommandMetadata::system("test"))
                 .await
@@ -133,7 +134,8 @@ impl TestApp {
         headers: &[(&str, &str)],
     ) -> Answer {
         let token = self.admin_token.clone();
-        self.send_as(Some(&token), method, path, body, headers).await
+        self.send_as(Some(&token), method, path, body, headers)
+            .await
     }
 
     /// A request with `token` as the bearer token (None: no Authorization header).
@@ -252,4 +254,3 @@ pub fn fake_sources() -> (String, String) {
         "00000000-0000-0000-0000-00000000000b".into(),
     )
 }
-

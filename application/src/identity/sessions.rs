@@ -88,7 +88,8 @@ impl Identity {
         let (Some(user_id), Some(role)) = (user.user_id, user.role) else {
             return Err(LoginError::Refused);
         };
-        let refresh_token = self.store_refresh_token(user_id, Uuid::now_v7(), now).await?;
+        let mut conn = self.pool.acquire().await?;
+        let refresh_token = insert_refresh_token(&mut conn, user_id, Uuid::now_v7(), now).await?;
         Ok(Session {
             access_token: self.tokens.issue(user_id, role, now),
             token_type: "Bearer",
@@ -99,7 +100,11 @@ impl Identity {
     }
 
     /// Seconds left of a lock on this address, if it is locked.
-    async fn locked_for(&self, email: &Email, now: DateTime<Utc>) -> Result<Option<i64>, sqlx::Error> {
+    async fn locked_for(
+        &self,
+        email: &Email,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, sqlx::Error> {
         let until: Option<Option<DateTime<Utc>>> =
             sqlx::query_scalar("SELECT locked_until FROM login_failures WHERE email = $1")
                 .bind(email.as_str())
@@ -113,16 +118,15 @@ impl Identity {
 
     /// Counts a failure; the fifth within the lock duration locks the address.
     async fn count_failure(&self, email: &Email, now: DateTime<Utc>) -> Result<(), LoginError> {
-        let (failures, locked_until): (i32, Option<DateTime<Utc>>) = sqlx::query_as(include_str!(
-            "sql/count_login_failure.sql"
-        ))
-        .bind(email.as_str())
-        .bind(now)
-        .bind(now - LOCK_DURATION)
-        .bind(now + LOCK_DURATION)
-        .bind(FAILURES_BEFORE_LOCK)
-        .fetch_one(&self.pool)
-        .await?;
+        let (failures, locked_until): (i32, Option<DateTime<Utc>>) =
+            sqlx::query_as(include_str!("sql/count_login_failure.sql"))
+                .bind(email.as_str())
+                .bind(now)
+                .bind(now - LOCK_DURATION)
+                .bind(now + LOCK_DURATION)
+                .bind(FAILURES_BEFORE_LOCK)
+                .fetch_one(&self.pool)
+                .await?;
         if let (Some(until), true) = (locked_until, failures == FAILURES_BEFORE_LOCK) {
             tracing::warn!(failures, "sign-in locked after repeated failures");
             if let Ok(Some(user)) = self.user_by_email(email).await {
@@ -141,40 +145,18 @@ impl Identity {
         Ok(())
     }
 
-    async fn store_refresh_token(
-        &self,
-        user_id: Uuid,
-        family_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<String, sqlx::Error> {
-        let token = new_refresh_token();
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(refresh_token_hash(&token))
-        .bind(family_id)
-        .bind(user_id)
-        .bind(now)
-        .bind(now + REFRESH_TTL)
-        .execute(&self.pool)
-        .await?;
-        Ok(token)
-    }
-
     /// Trades a refresh token for a new access token and a new refresh token. A token used
     /// before is a stolen copy or a replay: the whole family (that sign-in) is revoked.
     pub async fn refresh(&self, token: &str) -> Result<Session, LoginError> {
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
-        let row: Option<(Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-            sqlx::query_as(
-                "SELECT family_id, user_id, expires_at, used_at, revoked_at FROM refresh_tokens
+        let row: Option<RefreshRow> = sqlx::query_as(
+            "SELECT family_id, user_id, expires_at, used_at, revoked_at FROM refresh_tokens
                  WHERE token_hash = $1 FOR UPDATE",
-            )
-            .bind(refresh_token_hash(token))
-            .fetch_optional(&mut *tx)
-            .await?;
+        )
+        .bind(refresh_token_hash(token))
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some((family_id, user_id, expires_at, used_at, revoked_at)) = row else {
             return Err(LoginError::InvalidRefreshToken);
         };
@@ -202,18 +184,7 @@ impl Identity {
             tx.commit().await?;
             return Err(LoginError::InvalidRefreshToken);
         };
-        let next = new_refresh_token();
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(refresh_token_hash(&next))
-        .bind(family_id)
-        .bind(user_id)
-        .bind(now)
-        .bind(now + REFRESH_TTL)
-        .execute(&mut *tx)
-        .await?;
+        let next = insert_refresh_token(&mut tx, user_id, family_id, now).await?;
         tx.commit().await?;
         Ok(Session {
             access_token: self.tokens.issue(user_id, role, now),
@@ -239,13 +210,43 @@ impl Identity {
     }
 }
 
-async fn revoke_family(
-    tx: &mut sqlx::PgConnection,
+/// family, user, expiry, used, revoked.
+type RefreshRow = (
+    Uuid,
+    Uuid,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+/// A new refresh token of `family_id`; only its hash is stored.
+async fn insert_refresh_token(
+    conn: &mut sqlx::PgConnection,
+    user_id: Uuid,
     family_id: Uuid,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
-        .bind(family_id)
-        .execute(&mut *tx)
-        .await?;
+    now: DateTime<Utc>,
+) -> Result<String, sqlx::Error> {
+    let token = new_refresh_token();
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(refresh_token_hash(&token))
+    .bind(family_id)
+    .bind(user_id)
+    .bind(now)
+    .bind(now + REFRESH_TTL)
+    .execute(&mut *conn)
+    .await?;
+    Ok(token)
+}
+
+async fn revoke_family(tx: &mut sqlx::PgConnection, family_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(family_id)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }

@@ -143,7 +143,8 @@ mod tests {
         let bytes = raw.as_bytes();
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | *b as u32) << (8 * (3 - chunk.len()));
+            let n =
+                chunk.iter().fold(0u32, |acc, b| (acc << 8) | *b as u32) << (8 * (3 - chunk.len()));
             for i in 0..=chunk.len() {
                 out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
             }
