@@ -111,24 +111,17 @@ async fn authorize(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     if rule.need != Need::Nothing {
-        let state = req
-            .app_data::<web::Data<AppState>>()
-            .cloned()
-            .ok_or_else(|| Problem::internal("application state missing"))?;
-        let token = bearer_token(req.request()).ok_or(Problem::unauthenticated(
-            "send an access token: Authorization: Bearer <token> (POST /api/v1/auth/login)",
-        ))?;
-        let caller = state
-            .gate
-            .authenticate(token)
-            .await
-            .map_err(Problem::from)?;
-        let subject = subject_of(&req, rule.scope)?;
-        state
-            .gate
-            .authorize(&caller, rule.need, subject)
-            .await
-            .map_err(Problem::from)?;
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let checked = match &state {
+            Some(state) => check(state, &req, rule).await,
+            None => Err(Problem::internal("application state missing")),
+        };
+        // Refusals are responses, not errors, so outer middleware (rate-limit headers) sees them.
+        let (state, caller) = match (state, checked) {
+            (Some(state), Ok(caller)) => (state, caller),
+            (_, Err(problem)) => return Ok(req.error_response(problem).map_into_boxed_body()),
+            (None, Ok(_)) => unreachable!("checked only with a state"),
+        };
         req.extensions_mut().insert(caller);
         // Keys are per user: public endpoints (sign-in) ignore the header.
         if crate::idempotency::requested(&req) {
@@ -136,6 +129,17 @@ async fn authorize(
         }
     }
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// Who the caller is, and whether the rule lets them in.
+async fn check(state: &AppState, req: &ServiceRequest, rule: Rule) -> Result<Caller, Problem> {
+    let token = bearer_token(req.request()).ok_or(Problem::unauthenticated(
+        "send an access token: Authorization: Bearer <token> (POST /api/v1/auth/login)",
+    ))?;
+    let caller = state.gate.authenticate(token).await?;
+    let subject = subject_of(req, rule.scope)?;
+    state.gate.authorize(&caller, rule.need, subject).await?;
+    Ok(caller)
 }
 
 fn bearer_token(req: &HttpRequest) -> Option<&str> {

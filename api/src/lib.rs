@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod idempotency;
+pub mod rate_limit;
 pub mod problem;
 pub mod request;
 pub mod routes;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub identity: Arc<application::Identity>,
     /// Who the caller is and what they may touch.
     pub gate: Arc<application::Gatekeeper>,
+    /// Per-user request limits; None: no limits.
+    pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
             store,
             files,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            rate_limiter: None,
         }
     }
 }
@@ -135,6 +139,7 @@ pub fn serve(
                     .handler(StatusCode::PAYLOAD_TOO_LARGE, framework_error_as_problem)
                     .handler(StatusCode::METHOD_NOT_ALLOWED, framework_error_as_problem),
             )
+            .wrap(actix_web::middleware::from_fn(rate_limit::limit))
             .wrap(Compress::default())
             .wrap(
                 DefaultHeaders::new()

@@ -140,6 +140,41 @@ struct Config {
         hide_env_values = true
     )]
     token_secret: Option<String>,
+    /// Requests per signed-in user: `100/min,burst=20` (units s, min, h), or `off`.
+    #[arg(
+        long,
+        env = "RECON_RATE_LIMIT",
+        default_value = "100/min,burst=20",
+        global = true
+    )]
+    rate_limit: String,
+    /// Requests without a valid token, per client address.
+    #[arg(
+        long,
+        env = "RECON_RATE_LIMIT_ANONYMOUS",
+        default_value = "60/min,burst=20",
+        global = true
+    )]
+    rate_limit_anonymous: String,
+    /// Users with a tier of their own: `<user id>=<quota>;<user id>=<quota>`.
+    #[arg(long, env = "RECON_RATE_LIMIT_USERS", default_value = "", global = true)]
+    rate_limit_users: String,
+}
+
+/// The configured request limits (None when `RECON_RATE_LIMIT=off`).
+fn rate_limits(config: &Config) -> Result<Option<api::rate_limit::RateLimits>> {
+    use api::rate_limit::{Quota, RateLimits};
+    if config.rate_limit.trim() == "off" {
+        return Ok(None);
+    }
+    let quota =
+        |name: &str, raw: &str| Quota::parse(raw).map_err(|e| anyhow::anyhow!("{name}: {e}"));
+    Ok(Some(RateLimits {
+        default: quota("RECON_RATE_LIMIT", &config.rate_limit)?,
+        anonymous: quota("RECON_RATE_LIMIT_ANONYMOUS", &config.rate_limit_anonymous)?,
+        users: RateLimits::parse_users(&config.rate_limit_users)
+            .map_err(|e| anyhow::anyhow!("RECON_RATE_LIMIT_USERS: {e}"))?,
+    }))
 }
 
 #[derive(Subcommand)]
@@ -366,6 +401,8 @@ fn start_api(
         .unwrap_or_else(|| config.data_dir.join("files"));
     let mut app_state = api::AppState::new(store, ingest::FileStore::new(files_dir), tokens);
     app_state.max_upload_bytes = config.max_upload_bytes;
+    app_state.rate_limiter =
+        rate_limits(config)?.map(|l| Arc::new(api::rate_limit::RateLimiter::new(l)));
     let state = actix_web::web::Data::new(app_state);
     Ok(api::serve(listener, state, config.http_workers)?)
 }

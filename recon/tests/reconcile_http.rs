@@ -30,6 +30,8 @@ impl Recon {
             .env_remove("KAFKA_BROKERS")
             .env("RECON_DATA_DIR", &data)
             .env("RECON_HTTP_ADDR", "127.0.0.1:0")
+            // The test polls and pages quickly; limits have tests of their own.
+            .env("RECON_RATE_LIMIT", "off")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

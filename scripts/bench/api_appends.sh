@@ -74,7 +74,8 @@ SQL
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 export DATABASE_URL="$PGURL/$apidb"
-RECON_HTTP_ADDR="127.0.0.1:$port" RECON_HTTP_WORKERS="$HTTP_WORKERS" RECON_DB_MAX_CONNECTIONS=40 \
+# Rate limits off: the benchmark is one user sending as fast as it can.
+RECON_RATE_LIMIT=off RECON_HTTP_ADDR="127.0.0.1:$port" RECON_HTTP_WORKERS="$HTTP_WORKERS" RECON_DB_MAX_CONNECTIONS=40 \
   RECON_LOG=warn "$RECON_BIN" serve >"$work/recon.out" 2>"$work/recon.err" &
 recon_pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.2; done

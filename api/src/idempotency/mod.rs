@@ -103,23 +103,17 @@ pub async fn run(
     pool: PgPool,
     caller: Caller,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let key = key_of(&req)?;
-    let hash = fingerprint(&mut req).await?;
-    let now = Utc::now();
-    let claimed: Option<chrono::DateTime<Utc>> = sqlx::query_scalar(include_str!("claim.sql"))
-        .bind(caller.user_id)
-        .bind(&key)
-        .bind(&hash)
-        .bind(now)
-        .bind(now - RETENTION)
-        .bind(now - ABANDONED_AFTER)
-        .fetch_optional(&pool)
-        .await
-        .map_err(Problem::from)?;
-    if claimed.is_none() {
-        let stored = saved(&pool, &caller, &key).await?;
-        return Ok(answer_retry(req, stored, &hash)?);
-    }
+    // Refusals are responses, not errors, so outer middleware (rate-limit headers) sees them.
+    let key = match claim(&mut req, &pool, &caller).await {
+        Ok(Claim::Owned { key }) => key,
+        Ok(Claim::Taken { stored, hash }) => {
+            return Ok(match answer_retry(stored, &hash) {
+                Ok(res) => req.into_response(res).map_into_boxed_body(),
+                Err(problem) => req.error_response(problem).map_into_boxed_body(),
+            });
+        }
+        Err(problem) => return Ok(req.error_response(problem).map_into_boxed_body()),
+    };
     let res = next.call(req).await?;
     let status = res.status();
     let (http_req, http_res) = res.into_parts();
@@ -160,6 +154,33 @@ pub async fn run(
     Ok(ServiceResponse::new(http_req, http_res))
 }
 
+enum Claim {
+    /// This request owns the key and runs.
+    Owned { key: String },
+    /// An earlier request has it: answer from what it kept.
+    Taken { stored: Option<Saved>, hash: Vec<u8> },
+}
+
+async fn claim(req: &mut ServiceRequest, pool: &PgPool, caller: &Caller) -> Result<Claim, Problem> {
+    let key = key_of(req)?;
+    let hash = fingerprint(req).await?;
+    let now = Utc::now();
+    let claimed: Option<chrono::DateTime<Utc>> = sqlx::query_scalar(include_str!("claim.sql"))
+        .bind(caller.user_id)
+        .bind(&key)
+        .bind(&hash)
+        .bind(now)
+        .bind(now - RETENTION)
+        .bind(now - ABANDONED_AFTER)
+        .fetch_optional(pool)
+        .await?;
+    if claimed.is_some() {
+        return Ok(Claim::Owned { key });
+    }
+    let stored = saved(pool, caller, &key).await?;
+    Ok(Claim::Taken { stored, hash })
+}
+
 struct Saved {
     request_hash: Vec<u8>,
     state: String,
@@ -192,10 +213,9 @@ async fn saved(pool: &PgPool, caller: &Caller, key: &str) -> Result<Option<Saved
 }
 
 fn answer_retry(
-    req: ServiceRequest,
     stored: Option<Saved>,
     hash: &[u8],
-) -> Result<ServiceResponse<BoxBody>, Problem> {
+) -> Result<HttpResponse, Problem> {
     // Gone between the claim and the read (its first request failed and freed it): ask for a
     // retry rather than running a second time under this claim.
     let Some(stored) = stored else {
@@ -226,8 +246,7 @@ fn answer_retry(
         }
     }
     res.insert_header(("Idempotent-Replayed", "true"));
-    let res = res.body(stored.body.unwrap_or_default());
-    Ok(req.into_response(res))
+    Ok(res.body(stored.body.unwrap_or_default()))
 }
 
 fn in_flight() -> Problem {

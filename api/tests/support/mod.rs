@@ -38,6 +38,14 @@ impl Answer {
 /// nothing of it is dropped by the test's actix System on teardown.
 /// Starts the app with one admin, created as `recon users create` does, and signs them in.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(None).await
+}
+
+/// Request limits for an app, made from the id of its admin.
+pub type Limits = Box<dyn FnOnce(uuid::Uuid) -> api::rate_limit::RateLimits + Send>;
+
+/// The same, with request limits.
+pub async fn spawn_app_with(limits: Option<Limits>) -> TestApp {
     let (ready, port) = std::sync::mpsc::channel();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     std::thread::spawn(move || {
@@ -58,10 +66,11 @@ pub async fn spawn_app() -> TestApp {
             let admin =
                 application::identity::NewUser::parse(ADMIN_EMAIL, "admin", PASSWORD.into())
                     .unwrap();
-            identity
+            let admin_id = identity
                 .create_user(admin, &commands::CommandMetadata::system("test"))
                 .await
-                .unwrap();
+                .unwrap()
+                .id;
             tokio::spawn(projections::follower::run(
                 db.pool.clone(),
                 store.commit_signal(),
@@ -70,17 +79,14 @@ pub async fn spawn_app() -> TestApp {
             ));
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             ready.send(listener.local_addr().unwrap().port()).unwrap();
-            api::serve(
-                listener,
-                web::Data::new(api::AppState::new(
-                    store,
-                    ingest::FileStore::new(
-                        std::env::temp_dir().join(testkit::unique_name("files")),
-                    ),
-                    tokens,
-                )),
-                1,
-            )
+            let mut state = api::AppState::new(
+                store,
+                ingest::FileStore::new(std::env::temp_dir().join(testkit::unique_name("files"))),
+                tokens,
+            );
+            state.rate_limiter =
+                limits.map(|l| Arc::new(api::rate_limit::RateLimiter::new(l(admin_id))));
+            api::serve(listener, web::Data::new(state), 1)
             .unwrap()
             .await
             .unwrap();
