@@ -2,6 +2,7 @@
 //! `/ready` are for operators. See `docs/api.md`.
 
 pub mod access;
+pub mod cors;
 pub mod idempotency;
 pub mod rate_limit;
 pub mod problem;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub gate: Arc<application::Gatekeeper>,
     /// Per-user request limits; None: no limits.
     pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
+    /// Origins browsers may call the API from (CORS); empty: none.
+    pub cors_origins: Vec<String>,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
             files,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             rate_limiter: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -132,6 +136,7 @@ pub fn serve(
     workers: usize,
 ) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
+        let cors = cors::cors(&state.cors_origins);
         App::new()
             .app_data(state.clone())
             .wrap(
@@ -147,6 +152,9 @@ pub fn serve(
                     .add(("X-Frame-Options", "DENY"))
                     .add(("Referrer-Policy", "no-referrer")),
             )
+            .wrap(actix_web::middleware::from_fn(cors::hsts))
+            // Outside authentication and limits: a preflight is answered before either.
+            .wrap(cors)
             .wrap_fn(|req, srv| {
                 let request_id = request_id_from(&req);
                 req.extensions_mut().insert(RequestId(request_id.clone()));
@@ -164,6 +172,8 @@ pub fn serve(
             .configure(configure)
     })
     .workers(workers.max(1))
+    // A client must send its request head within 10 s (slow-loris); bodies stream as they come.
+    .client_request_timeout(std::time::Duration::from_secs(10))
     .shutdown_timeout(10)
     .disable_signals()
     .listen(listener)?

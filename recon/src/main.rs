@@ -156,6 +156,10 @@ struct Config {
         global = true
     )]
     rate_limit_anonymous: String,
+    /// Origins browsers may call the API from (CORS), comma-separated, e.g.
+    /// `https://app.example.com`. Empty: no cross-origin calls.
+    #[arg(long, env = "RECON_CORS_ORIGINS", default_value = "", global = true)]
+    cors_origins: String,
     /// Users with a tier of their own: `<user id>=<quota>;<user id>=<quota>`.
     #[arg(long, env = "RECON_RATE_LIMIT_USERS", default_value = "", global = true)]
     rate_limit_users: String,
@@ -401,6 +405,13 @@ fn start_api(
         .unwrap_or_else(|| config.data_dir.join("files"));
     let mut app_state = api::AppState::new(store, ingest::FileStore::new(files_dir), tokens);
     app_state.max_upload_bytes = config.max_upload_bytes;
+    app_state.cors_origins = config
+        .cors_origins
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect();
     app_state.rate_limiter =
         rate_limits(config)?.map(|l| Arc::new(api::rate_limit::RateLimiter::new(l)));
     let state = actix_web::web::Data::new(app_state);

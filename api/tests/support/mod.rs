@@ -46,6 +46,11 @@ pub type Limits = Box<dyn FnOnce(uuid::Uuid) -> api::rate_limit::RateLimits + Se
 
 /// The same, with request limits.
 pub async fn spawn_app_with(limits: Option<Limits>) -> TestApp {
+    spawn_app_configured(limits, Vec::new()).await
+}
+
+/// The same, with request limits and CORS origins.
+pub async fn spawn_app_configured(limits: Option<Limits>, cors_origins: Vec<String>) -> TestApp {
     let (ready, port) = std::sync::mpsc::channel();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     std::thread::spawn(move || {
@@ -84,6 +89,7 @@ pub async fn spawn_app_with(limits: Option<Limits>) -> TestApp {
                 ingest::FileStore::new(std::env::temp_dir().join(testkit::unique_name("files"))),
                 tokens,
             );
+            state.cors_origins = cors_origins;
             state.rate_limiter =
                 limits.map(|l| Arc::new(api::rate_limit::RateLimiter::new(l(admin_id))));
             api::serve(listener, web::Data::new(state), 1)
@@ -159,6 +165,7 @@ impl TestApp {
             "POST" => self.client.post(url),
             "PUT" => self.client.put(url),
             "DELETE" => self.client.delete(url),
+            "OPTIONS" => self.client.options(url),
             other => panic!("method {other}"),
         };
         if let Some(token) = token {
