@@ -2,6 +2,7 @@
 //! `/ready` are for operators. See `docs/api.md`.
 
 pub mod access;
+pub mod conditional;
 pub mod cors;
 pub mod idempotency;
 pub mod rate_limit;
@@ -144,6 +145,7 @@ pub fn serve(
                     .handler(StatusCode::PAYLOAD_TOO_LARGE, framework_error_as_problem)
                     .handler(StatusCode::METHOD_NOT_ALLOWED, framework_error_as_problem),
             )
+            .wrap(actix_web::middleware::from_fn(conditional::not_modified))
             .wrap(actix_web::middleware::from_fn(rate_limit::limit))
             .wrap(Compress::default())
             .wrap(

@@ -438,3 +438,30 @@ async fn bad_input_gets_the_right_problem() {
         (405, Some("application/problem+json"))
     );
 }
+
+#[actix_web::test]
+async fn a_read_whose_etag_the_client_has_is_not_modified() {
+    let app = spawn_app().await;
+    let (id, position) = app.create_project("conditional").await;
+    let path = format!("/api/v1/projects/{id}?wait_for_position={position}");
+    let first = app.get(&path).await;
+    let etag = first.header("etag").unwrap().to_string();
+    assert_eq!(etag, "\"2\"");
+    let same = app.send("GET", &path, None, &[("if-none-match", &etag)]).await;
+    assert_eq!(same.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(same.header("etag"), Some(etag.as_str()));
+    assert_eq!(same.body, serde_json::Value::Null);
+    let weak = app.send("GET", &path, None, &[("if-none-match", "W/\"2\"")]).await;
+    assert_eq!(weak.status, StatusCode::NOT_MODIFIED);
+    // After a change the old tag no longer matches.
+    let renamed = app
+        .send("PUT", &format!("/api/v1/projects/{id}"), Some(r#"{"name": "renamed"}"#), &[])
+        .await;
+    let p = renamed.body["position"].as_i64().unwrap();
+    let changed = app
+        .send("GET", &format!("/api/v1/projects/{id}?wait_for_position={p}"), None, &[("if-none-match", &etag)])
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_eq!(changed.header("etag"), Some("\"3\""));
+    assert_eq!(changed.body["name"], "renamed");
+}
