@@ -5,8 +5,8 @@ pub mod access;
 pub mod conditional;
 pub mod cors;
 pub mod idempotency;
-pub mod rate_limit;
 pub mod problem;
+pub mod rate_limit;
 pub mod request;
 pub mod routes;
 
@@ -39,6 +39,8 @@ pub struct AppState {
     pub identity: Arc<application::Identity>,
     /// Who the caller is and what they may touch.
     pub gate: Arc<application::Gatekeeper>,
+    /// Job definitions checked across aggregates.
+    pub jobs: application::jobs::Jobs,
     /// Per-user request limits; None: no limits.
     pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
     /// Origins browsers may call the API from (CORS); empty: none.
@@ -55,6 +57,7 @@ impl AppState {
             pool: store.pool().clone(),
             identity: Arc::new(application::Identity::new(store.clone(), tokens.clone())),
             gate: Arc::new(application::Gatekeeper::new(store.clone(), tokens)),
+            jobs: application::jobs::Jobs::new(store.clone()),
             store,
             files,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,

@@ -274,3 +274,15 @@ impl From<application::identity::LoginError> for Problem {
         }
     }
 }
+
+impl From<application::jobs::JobsError> for Problem {
+    fn from(e: application::jobs::JobsError) -> Self {
+        use application::jobs::JobsError;
+        match e {
+            JobsError::Invalid(errors) => Problem::invalid(errors),
+            JobsError::Create(e) => e.into(),
+            JobsError::Command(e) => e.into(),
+            JobsError::NoSuchJob => Problem::not_found(e.to_string()),
+        }
+    }
+}

@@ -447,19 +447,33 @@ async fn a_read_whose_etag_the_client_has_is_not_modified() {
     let first = app.get(&path).await;
     let etag = first.header("etag").unwrap().to_string();
     assert_eq!(etag, "\"2\"");
-    let same = app.send("GET", &path, None, &[("if-none-match", &etag)]).await;
+    let same = app
+        .send("GET", &path, None, &[("if-none-match", &etag)])
+        .await;
     assert_eq!(same.status, StatusCode::NOT_MODIFIED);
     assert_eq!(same.header("etag"), Some(etag.as_str()));
     assert_eq!(same.body, serde_json::Value::Null);
-    let weak = app.send("GET", &path, None, &[("if-none-match", "W/\"2\"")]).await;
+    let weak = app
+        .send("GET", &path, None, &[("if-none-match", "W/\"2\"")])
+        .await;
     assert_eq!(weak.status, StatusCode::NOT_MODIFIED);
     // After a change the old tag no longer matches.
     let renamed = app
-        .send("PUT", &format!("/api/v1/projects/{id}"), Some(r#"{"name": "renamed"}"#), &[])
+        .send(
+            "PUT",
+            &format!("/api/v1/projects/{id}"),
+            Some(r#"{"name": "renamed"}"#),
+            &[],
+        )
         .await;
     let p = renamed.body["position"].as_i64().unwrap();
     let changed = app
-        .send("GET", &format!("/api/v1/projects/{id}?wait_for_position={p}"), None, &[("if-none-match", &etag)])
+        .send(
+            "GET",
+            &format!("/api/v1/projects/{id}?wait_for_position={p}"),
+            None,
+            &[("if-none-match", &etag)],
+        )
         .await;
     assert_eq!(changed.status, StatusCode::OK);
     assert_eq!(changed.header("etag"), Some("\"3\""));

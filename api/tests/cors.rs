@@ -19,20 +19,42 @@ async fn configured_origins_may_call_the_api_and_others_may_not() {
             &[
                 ("origin", ALLOWED),
                 ("access-control-request-method", "POST"),
-                ("access-control-request-headers", "authorization, content-type, idempotency-key"),
+                (
+                    "access-control-request-headers",
+                    "authorization, content-type, idempotency-key",
+                ),
             ],
         )
         .await;
-    assert_eq!(preflight.status, StatusCode::OK, "a preflight needs no token");
-    assert_eq!(preflight.header("access-control-allow-origin"), Some(ALLOWED));
-    let methods = preflight.header("access-control-allow-methods").unwrap_or_default();
-    assert!(methods.contains("POST") && methods.contains("DELETE"), "{methods}");
+    assert_eq!(
+        preflight.status,
+        StatusCode::OK,
+        "a preflight needs no token"
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some(ALLOWED)
+    );
+    let methods = preflight
+        .header("access-control-allow-methods")
+        .unwrap_or_default();
+    assert!(
+        methods.contains("POST") && methods.contains("DELETE"),
+        "{methods}"
+    );
 
-    let read = app.send("GET", "/api/v1/users/me", None, &[("origin", ALLOWED)]).await;
+    let read = app
+        .send("GET", "/api/v1/users/me", None, &[("origin", ALLOWED)])
+        .await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(read.header("access-control-allow-origin"), Some(ALLOWED));
-    let exposed = read.header("access-control-expose-headers").unwrap_or_default();
-    assert!(exposed.contains("etag") && exposed.contains("x-ratelimit-remaining"), "{exposed}");
+    let exposed = read
+        .header("access-control-expose-headers")
+        .unwrap_or_default();
+    assert!(
+        exposed.contains("etag") && exposed.contains("x-ratelimit-remaining"),
+        "{exposed}"
+    );
 
     let foreign = app
         .send_as(
@@ -40,7 +62,10 @@ async fn configured_origins_may_call_the_api_and_others_may_not() {
             "OPTIONS",
             "/api/v1/projects",
             None,
-            &[("origin", "https://evil.example.com"), ("access-control-request-method", "POST")],
+            &[
+                ("origin", "https://evil.example.com"),
+                ("access-control-request-method", "POST"),
+            ],
         )
         .await;
     assert_eq!(foreign.header("access-control-allow-origin"), None);
@@ -52,7 +77,9 @@ async fn hsts_is_sent_only_for_requests_that_came_over_tls() {
     let app = spawn_app().await;
     let plain = app.get("/health").await;
     assert_eq!(plain.header("strict-transport-security"), None);
-    let proxied = app.send("GET", "/health", None, &[("x-forwarded-proto", "https")]).await;
+    let proxied = app
+        .send("GET", "/health", None, &[("x-forwarded-proto", "https")])
+        .await;
     assert_eq!(
         proxied.header("strict-transport-security"),
         Some("max-age=31536000; includeSubDomains")

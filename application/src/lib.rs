@@ -4,9 +4,12 @@
 //!
 //! - [`identity`]: users, passwords, sign-in, access and refresh tokens.
 //! - [`access`]: who the caller is (from an access token) and whether they may touch a project.
+//! - [`jobs`]: job definitions checked across aggregates (sources of the job's project, an
+//!   active project, a rule set the engine accepts).
 
 pub mod access;
 pub mod identity;
+pub mod jobs;
 
 pub use access::{AccessError, Caller, Gatekeeper};
 pub use identity::Identity;

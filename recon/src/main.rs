@@ -161,7 +161,12 @@ struct Config {
     #[arg(long, env = "RECON_CORS_ORIGINS", default_value = "", global = true)]
     cors_origins: String,
     /// Users with a tier of their own: `<user id>=<quota>;<user id>=<quota>`.
-    #[arg(long, env = "RECON_RATE_LIMIT_USERS", default_value = "", global = true)]
+    #[arg(
+        long,
+        env = "RECON_RATE_LIMIT_USERS",
+        default_value = "",
+        global = true
+    )]
     rate_limit_users: String,
 }
 

@@ -158,7 +158,10 @@ enum Claim {
     /// This request owns the key and runs.
     Owned { key: String },
     /// An earlier request has it: answer from what it kept.
-    Taken { stored: Option<Saved>, hash: Vec<u8> },
+    Taken {
+        stored: Option<Saved>,
+        hash: Vec<u8>,
+    },
 }
 
 async fn claim(req: &mut ServiceRequest, pool: &PgPool, caller: &Caller) -> Result<Claim, Problem> {
@@ -190,7 +193,13 @@ struct Saved {
 }
 
 type SavedHeaders = sqlx::types::Json<Vec<(String, String)>>;
-type SavedRow = (Vec<u8>, String, Option<i32>, Option<SavedHeaders>, Option<Vec<u8>>);
+type SavedRow = (
+    Vec<u8>,
+    String,
+    Option<i32>,
+    Option<SavedHeaders>,
+    Option<Vec<u8>>,
+);
 
 async fn saved(pool: &PgPool, caller: &Caller, key: &str) -> Result<Option<Saved>, Problem> {
     let row: Option<SavedRow> = sqlx::query_as(
@@ -212,10 +221,7 @@ async fn saved(pool: &PgPool, caller: &Caller, key: &str) -> Result<Option<Saved
     )
 }
 
-fn answer_retry(
-    stored: Option<Saved>,
-    hash: &[u8],
-) -> Result<HttpResponse, Problem> {
+fn answer_retry(stored: Option<Saved>, hash: &[u8]) -> Result<HttpResponse, Problem> {
     // Gone between the claim and the read (its first request failed and freed it): ask for a
     // retry rather than running a second time under this claim.
     let Some(stored) = stored else {

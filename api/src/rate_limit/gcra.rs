@@ -42,7 +42,9 @@ impl Quota {
             burst = value.parse().map_err(|_| bad())?;
         }
         if limit == 0 || burst == 0 {
-            return Err(format!("`{raw}`: the limit and the burst must be at least 1"));
+            return Err(format!(
+                "`{raw}`: the limit and the burst must be at least 1"
+            ));
         }
         Ok(Quota {
             limit,
@@ -132,7 +134,10 @@ mod tests {
         );
         assert_eq!(Some(same), tat, "a refusal costs nothing");
         let (later, _) = decide(&q, tat, Duration::from_millis(600));
-        assert!(matches!(later, Decision::Allowed { remaining: 0, .. }), "{later:?}");
+        assert!(
+            matches!(later, Decision::Allowed { remaining: 0, .. }),
+            "{later:?}"
+        );
     }
 
     #[test]
@@ -164,8 +169,19 @@ mod tests {
     fn quotas_parse_and_bad_ones_are_refused() {
         assert_eq!(Quota::parse("100/min,burst=20"), Ok(quota(100, 60, 20)));
         assert_eq!(Quota::parse("10/s"), Ok(quota(10, 1, 10)));
-        assert_eq!(Quota::parse(" 5000/h , burst=500 "), Ok(quota(5000, 3600, 500)));
-        for bad in ["", "100", "100/day", "0/min", "x/min", "10/min,bursts=3", "10/min,burst=0"] {
+        assert_eq!(
+            Quota::parse(" 5000/h , burst=500 "),
+            Ok(quota(5000, 3600, 500))
+        );
+        for bad in [
+            "",
+            "100",
+            "100/day",
+            "0/min",
+            "x/min",
+            "10/min,bursts=3",
+            "10/min,burst=0",
+        ] {
             assert!(Quota::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -153,7 +153,11 @@ pub async fn limit(
     };
     let headers = res.headers_mut();
     set(headers, "ratelimit-policy", policy);
-    set(headers, "ratelimit", format!("\"default\";r={remaining};t={reset}"));
+    set(
+        headers,
+        "ratelimit",
+        format!("\"default\";r={remaining};t={reset}"),
+    );
     set(headers, "x-ratelimit-limit", quota.limit.to_string());
     set(headers, "x-ratelimit-remaining", remaining.to_string());
     set(headers, "x-ratelimit-reset", reset.to_string());

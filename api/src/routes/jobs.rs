@@ -3,7 +3,8 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use domain::job::{JobCommand, JobDefinition, JobStatus};
+use application::jobs::JobInput;
+use domain::job::{JobCommand, JobStatus};
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -70,54 +71,14 @@ struct JobBody {
     rule_set: Value,
 }
 
-impl JobBody {
-    /// Parses and checks a definition: the rule set against the matching engine, and both
-    /// sources against the store (they must exist in the job's project).
-    async fn parse(
-        state: &AppState,
-        project_id: Uuid,
-        body: &[u8],
-    ) -> Result<JobDefinition, Problem> {
-        let input: JobBody = parse_json(body)?;
-        let mut errors = match JobDefinition::parse(
-            &input.name,
-            input.left_source_id,
-            input.right_source_id,
-            input.rule_set.clone(),
-        ) {
-            Ok(_) => domain::ValidationErrors::new(),
-            Err(e) => e,
-        };
-        if input.rule_set.is_object() {
-            if let Err(e) = matching::RuleSet::from_json_value(&input.rule_set) {
-                for f in e.errors {
-                    let path = if f.path.is_empty() {
-                        "rule_set".to_string()
-                    } else {
-                        format!("rule_set.{}", f.path)
-                    };
-                    errors.add(path, f.message);
-                }
-            }
-        }
-        for (path, id) in [
-            ("left_source_id", input.left_source_id),
-            ("right_source_id", input.right_source_id),
-        ] {
-            let source = state.store.load_data_source(id).await?;
-            if source.project_id != Some(project_id) {
-                errors.add(path, format!("no data source {id} in this project"));
-            }
-        }
-        errors.clone().into_result().map_err(Problem::invalid)?;
-        JobDefinition::parse(
-            &input.name,
-            input.left_source_id,
-            input.right_source_id,
-            input.rule_set,
-        )
-        .map_err(Problem::invalid)
-    }
+fn job_input(body: &[u8]) -> Result<JobInput, Problem> {
+    let input: JobBody = parse_json(body)?;
+    Ok(JobInput {
+        name: input.name,
+        left_source_id: input.left_source_id,
+        right_source_id: input.right_source_id,
+        rule_set: input.rule_set,
+    })
 }
 
 async fn create(
@@ -126,17 +87,9 @@ async fn create(
     project_id: web::Path<Uuid>,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
-    state.store.active_project(*project_id).await?;
-    let definition = JobBody::parse(&state, *project_id, &body).await?;
-    let id = Uuid::now_v7();
-    // The project was checked above (before the body, so an unknown project is a 404 whatever
-    // the body); `create_job` would load it a second time.
-    let command = JobCommand::Create {
-        job_id: id,
-        project_id: *project_id,
-        definition,
-    };
-    let committed = state.store.job(id, command, &ctx.metadata).await?;
+    let input = job_input(&body)?;
+    let committed = state.jobs.create(*project_id, input, &ctx.metadata).await?;
+    let id = committed.id;
     let mut builder = HttpResponse::Created();
     builder.insert_header((header::LOCATION, format!("/api/v1/jobs/{id}")));
     Ok(command_answer(builder, committed))
@@ -231,16 +184,12 @@ async fn update(
     id: web::Path<Uuid>,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
-    let job = state.store.load_job(*id).await?;
-    let Some(project_id) = job.project_id else {
-        return Err(Problem::not_found(format!("no job {id}")));
-    };
-    let definition = JobBody::parse(&state, project_id, &body).await?;
-    let command = JobCommand::Update {
-        expected_version: ctx.expected_version,
-        definition,
-    };
-    run(&state, &ctx, *id, command).await
+    let input = job_input(&body)?;
+    let committed = state
+        .jobs
+        .redefine(*id, input, ctx.expected_version, &ctx.metadata)
+        .await?;
+    Ok(command_answer(HttpResponse::Ok(), committed))
 }
 
 async fn delete(

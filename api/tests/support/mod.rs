@@ -93,9 +93,9 @@ pub async fn spawn_app_configured(limits: Option<Limits>, cors_origins: Vec<Stri
             state.rate_limiter =
                 limits.map(|l| Arc::new(api::rate_limit::RateLimiter::new(l(admin_id))));
             api::serve(listener, web::Data::new(state), 1)
-            .unwrap()
-            .await
-            .unwrap();
+                .unwrap()
+                .await
+                .unwrap();
         });
     });
     let port = port.recv().unwrap();
