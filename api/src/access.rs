@@ -125,7 +125,7 @@ async fn authorize(
         req.extensions_mut().insert(caller);
         // Keys are per user: public endpoints (sign-in) ignore the header.
         if crate::idempotency::requested(&req) {
-            return crate::idempotency::run(req, next, state.pool.clone(), caller).await;
+            return crate::idempotency::run(req, next, &state, caller).await;
         }
     }
     Ok(next.call(req).await?.map_into_boxed_body())

@@ -5,6 +5,7 @@ pub mod access;
 pub mod conditional;
 pub mod cors;
 pub mod idempotency;
+pub mod metrics;
 pub mod problem;
 pub mod rate_limit;
 pub mod request;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub identity: Arc<application::Identity>,
     /// Who the caller is and what they may touch.
     pub gate: Arc<application::Gatekeeper>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<metrics::Metrics>,
     /// Job definitions checked across aggregates.
     pub jobs: application::jobs::Jobs,
     /// Per-user request limits; None: no limits.
@@ -58,6 +61,8 @@ impl AppState {
             identity: Arc::new(application::Identity::new(store.clone(), tokens.clone())),
             gate: Arc::new(application::Gatekeeper::new(store.clone(), tokens)),
             jobs: application::jobs::Jobs::new(store.clone()),
+            // The metric names are constants; `metrics::tests` checks they register.
+            metrics: Arc::new(metrics::Metrics::new().expect("metric names are valid and unique")),
             store,
             files,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
@@ -150,6 +155,7 @@ pub fn serve(
             )
             .wrap(actix_web::middleware::from_fn(conditional::not_modified))
             .wrap(actix_web::middleware::from_fn(rate_limit::limit))
+            .wrap(actix_web::middleware::from_fn(metrics::observe))
             .wrap(Compress::default())
             .wrap(
                 DefaultHeaders::new()

@@ -70,7 +70,7 @@ fn refusal(need: Need, who: Who) -> Option<u16> {
 fn intended_need(method: &str, path: &str) -> Option<Need> {
     use Need::*;
     Some(match (method, path) {
-        ("GET", "/health") | ("GET", "/ready") => Nothing,
+        ("GET", "/health") | ("GET", "/ready") | ("GET", "/metrics") => Nothing,
         ("POST", "/api/v1/auth/login" | "/api/v1/auth/refresh" | "/api/v1/auth/logout") => Nothing,
         ("POST", "/api/v1/users") => Admin,
         ("GET", "/api/v1/users/me") | ("PUT", "/api/v1/users/me/password") => SignedIn,
@@ -207,7 +207,9 @@ async fn sample(
     };
     let b = |v: serde_json::Value| Some(v.to_string());
     Some(match (method, template) {
-        ("GET", "/health") | ("GET", "/ready") => (template.into(), None, 200),
+        ("GET", "/health") | ("GET", "/ready") | ("GET", "/metrics") => {
+            (template.into(), None, 200)
+        }
         ("POST", "/api/v1/auth/login") => (
             template.into(),
             b(json!({"email": ADMIN_EMAIL, "password": PASSWORD})),

@@ -479,3 +479,36 @@ async fn a_read_whose_etag_the_client_has_is_not_modified() {
     assert_eq!(changed.header("etag"), Some("\"3\""));
     assert_eq!(changed.body["name"], "renamed");
 }
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_template_and_report_the_pool_and_lag() {
+    let app = spawn_app().await;
+    let (id, position) = app.create_project("metered").await;
+    app.get(&format!(
+        "/api/v1/projects/{id}?wait_for_position={position}"
+    ))
+    .await;
+    app.login(ADMIN_EMAIL, "not the password").await;
+    let res = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .body()
+        .await
+        .unwrap();
+    let text = String::from_utf8(res.to_vec()).unwrap();
+    for expected in [
+        r#"recon_http_requests_total{method="POST",route="/api/v1/projects",status="201"} 1"#,
+        r#"recon_http_requests_total{method="GET",route="/api/v1/projects/{id}",status="200"} 1"#,
+        r#"recon_http_requests_total{method="POST",route="/api/v1/auth/login",status="401"} 1"#,
+        "recon_http_request_duration_seconds_bucket",
+        r#"recon_db_pool_connections{state="idle"}"#,
+        r#"recon_projection{measure="lag_events"}"#,
+        "recon_rate_limit_refusals_total 0",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+    assert!(!text.contains(&id), "ids must not become label values");
+}

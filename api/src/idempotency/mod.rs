@@ -100,13 +100,15 @@ async fn fingerprint(req: &mut ServiceRequest) -> Result<Vec<u8>, Problem> {
 pub async fn run(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-    pool: PgPool,
+    state: &crate::AppState,
     caller: Caller,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let pool = state.pool.clone();
     // Refusals are responses, not errors, so outer middleware (rate-limit headers) sees them.
     let key = match claim(&mut req, &pool, &caller).await {
         Ok(Claim::Owned { key }) => key,
         Ok(Claim::Taken { stored, hash }) => {
+            state.metrics.idempotent_replays.inc();
             return Ok(match answer_retry(stored, &hash) {
                 Ok(res) => req.into_response(res).map_into_boxed_body(),
                 Err(problem) => req.error_response(problem).map_into_boxed_body(),

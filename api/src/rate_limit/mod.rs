@@ -111,7 +111,7 @@ pub async fn limit(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let limiter = state.as_ref().and_then(|s| s.rate_limiter.clone());
-    let exempt = matches!(req.path(), "/health" | "/ready");
+    let exempt = matches!(req.path(), "/health" | "/ready" | "/metrics");
     let (Some(state), Some(limiter), false) = (state, limiter, exempt) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
@@ -141,6 +141,7 @@ pub async fn limit(
         Decision::Allowed { .. } => next.call(req).await?.map_into_boxed_body(),
         Decision::Refused { retry_after } => {
             tracing::debug!("rate limit refused a request");
+            state.metrics.rate_limited.inc();
             let problem = Problem::too_many(
                 format!(
                     "more than {} requests per {window} s (burst {}); retry after the time in Retry-After",

@@ -16,6 +16,13 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, "/ready", Need::Nothing, Scope::Global, || {
             web::get().to(ready)
         }),
+        endpoint(
+            Method::GET,
+            "/metrics",
+            Need::Nothing,
+            Scope::Global,
+            || web::get().to(crate::metrics::scrape),
+        ),
     ]
 }
 

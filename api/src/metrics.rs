@@ -1,0 +1,169 @@
+//! `/metrics` in the Prometheus text format: HTTP requests by route template, status and
+//! duration; the database pool; projection lag; rate-limit refusals; idempotent replays.
+//! Failed sign-ins are `recon_http_requests_total{route="/api/v1/auth/login",status="401"}`
+//! (and `"429"` for locked addresses).
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::AppState;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    durations: HistogramVec,
+    pub rate_limited: IntCounter,
+    pub idempotent_replays: IntCounter,
+    pool: IntGaugeVec,
+    projection: IntGaugeVec,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("recon_http_requests_total", "HTTP requests answered"),
+            &["method", "route", "status"],
+        )?;
+        let durations = HistogramVec::new(
+            HistogramOpts::new(
+                "recon_http_request_duration_seconds",
+                "Time from request to response head",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["method", "route"],
+        )?;
+        let rate_limited = IntCounter::new(
+            "recon_rate_limit_refusals_total",
+            "Requests refused with 429 by the rate limit",
+        )?;
+        let idempotent_replays = IntCounter::new(
+            "recon_idempotent_replays_total",
+            "Requests answered from a kept Idempotency-Key response",
+        )?;
+        let pool = IntGaugeVec::new(
+            Opts::new("recon_db_pool_connections", "Database pool connections"),
+            &["state"],
+        )?;
+        let projection = IntGaugeVec::new(
+            Opts::new(
+                "recon_projection",
+                "Read models: events in the store, applied, and the lag between them",
+            ),
+            &["measure"],
+        )?;
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(durations.clone()),
+            Box::new(rate_limited.clone()),
+            Box::new(idempotent_replays.clone()),
+            Box::new(pool.clone()),
+            Box::new(projection.clone()),
+        ] {
+            registry.register(c)?;
+        }
+        Ok(Self {
+            registry,
+            requests,
+            durations,
+            rate_limited,
+            idempotent_replays,
+            pool,
+            projection,
+        })
+    }
+
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .with_label_values(&[method, route, &status.to_string()])
+            .inc();
+        self.durations
+            .with_label_values(&[method, route])
+            .observe(seconds);
+    }
+}
+
+/// Counts every answer by its route template (`/api/v1/jobs/{id}`, never the raw path, so ids
+/// do not become label values); unmatched paths count as `(unmatched)`.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let method = req.method().to_string();
+    let res = next.call(req).await?.map_into_boxed_body();
+    if let Some(state) = state {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "(unmatched)".to_string());
+        state.metrics.observe(
+            &method,
+            &route,
+            res.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(res)
+}
+
+/// `GET /metrics`.
+pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
+    let m = &state.metrics;
+    let idle = state.pool.num_idle() as i64;
+    m.pool.with_label_values(&["idle"]).set(idle);
+    m.pool
+        .with_label_values(&["in_use"])
+        .set(state.pool.size() as i64 - idle);
+    match projections::queries::projection_status(&state.pool).await {
+        Ok(status) => {
+            m.projection
+                .with_label_values(&["events_in_store"])
+                .set(status.events_in_store);
+            m.projection
+                .with_label_values(&["lag_events"])
+                .set(status.lag);
+        }
+        Err(e) => tracing::debug!(error = %e, "projection status unavailable for /metrics"),
+    }
+    let mut out = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&m.registry.gather(), &mut out) {
+        return HttpResponse::InternalServerError().body(e.to_string());
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_registers_and_is_exported_by_name() {
+        let m = Metrics::new().unwrap();
+        m.observe("GET", "/api/v1/jobs/{id}", 200, 0.003);
+        m.rate_limited.inc();
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&m.registry.gather(), &mut out)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(
+            r#"recon_http_requests_total{method="GET",route="/api/v1/jobs/{id}",status="200"} 1"#
+        ), "{text}");
+        assert!(text.contains("recon_http_request_duration_seconds_bucket"));
+        assert!(text.contains("recon_rate_limit_refusals_total 1"));
+    }
+}
