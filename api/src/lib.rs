@@ -6,6 +6,7 @@ pub mod conditional;
 pub mod cors;
 pub mod idempotency;
 pub mod metrics;
+pub mod operations;
 pub mod problem;
 pub mod rate_limit;
 pub mod request;

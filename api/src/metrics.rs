@@ -120,13 +120,17 @@ pub async fn observe(
 
 /// `GET /metrics`.
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
-    let m = &state.metrics;
-    let idle = state.pool.num_idle() as i64;
+    render(&state.metrics, &state.pool).await
+}
+
+/// The metrics, with the pool and projection lag measured now.
+pub async fn render(m: &Metrics, pool: &sqlx::PgPool) -> HttpResponse {
+    let idle = pool.num_idle() as i64;
     m.pool.with_label_values(&["idle"]).set(idle);
     m.pool
         .with_label_values(&["in_use"])
-        .set(state.pool.size() as i64 - idle);
-    match projections::queries::projection_status(&state.pool).await {
+        .set(pool.size() as i64 - idle);
+    match projections::queries::projection_status(pool).await {
         Ok(status) => {
             m.projection
                 .with_label_values(&["events_in_store"])

@@ -156,6 +156,10 @@ struct Config {
         global = true
     )]
     rate_limit_anonymous: String,
+    /// Where `recon relay`, `recon project` and `recon worker` serve /health, /ready and /metrics
+    /// (`:0` picks a free port, printed on stdout). Unset: not served. The API serves its own.
+    #[arg(long, env = "RECON_OPS_ADDR", global = true)]
+    ops_addr: Option<String>,
     /// Origins browsers may call the API from (CORS), comma-separated, e.g.
     /// `https://app.example.com`. Empty: no cross-origin calls.
     #[arg(long, env = "RECON_CORS_ORIGINS", default_value = "", global = true)]
@@ -334,6 +338,11 @@ async fn run_role(role: Option<Role>, config: &Config, db: &Database) -> Result<
             }
         }
     }
+    if server.is_none() {
+        if let Some(addr) = &config.ops_addr {
+            server = Some(start_operations(addr, &db.pool)?);
+        }
+    }
     let handle = server.as_ref().map(|s| s.handle());
     let server_task = server.map(tokio::spawn);
     // Run until a signal, or until a role ends on its own (an error).
@@ -421,6 +430,16 @@ fn start_api(
         rate_limits(config)?.map(|l| Arc::new(api::rate_limit::RateLimiter::new(l)));
     let state = actix_web::web::Data::new(app_state);
     Ok(api::serve(listener, state, config.http_workers)?)
+}
+
+/// `/health`, `/ready` and `/metrics` for a role that serves no API.
+fn start_operations(addr: &str, pool: &sqlx::PgPool) -> Result<actix_web::dev::Server> {
+    let listener = TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, "operations endpoints listening");
+    // Printed on stdout so scripts and tests can find a port chosen with :0.
+    println!("recon operations on http://{local}");
+    Ok(api::operations::serve(listener, pool.clone())?)
 }
 
 fn kafka_brokers(config: &Config) -> Result<String> {

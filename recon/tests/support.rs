@@ -103,12 +103,17 @@ impl Drop for RoleProcess {
 /// The HTTP address a `recon` process started with `RECON_HTTP_ADDR=127.0.0.1:0` announces on
 /// its stdout (which must be piped). Keeps draining stdout so the process never blocks on it.
 pub fn announced_address(child: &mut Child, timeout: Duration) -> String {
+    announced(child, "recon listening on ", timeout)
+}
+
+/// The address a `recon` process announces on its stdout after `prefix`.
+pub fn announced(child: &mut Child, prefix: &'static str, timeout: Duration) -> String {
     use std::io::{BufRead, BufReader};
     let stdout = child.stdout.take().expect("recon's stdout is piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("recon listening on ") {
+            if let Some(url) = line.strip_prefix(prefix) {
                 let _ = tx.send(url.to_string());
             }
         }

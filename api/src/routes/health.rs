@@ -33,7 +33,12 @@ pub async fn health() -> HttpResponse {
 
 /// Ready: the database answers and every migration of this build is applied.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    match commands::migrations::is_up_to_date(&state.pool).await {
+    readiness(&state.pool).await
+}
+
+/// The readiness answer for a process using `pool`.
+pub async fn readiness(pool: &sqlx::PgPool) -> HttpResponse {
+    match commands::migrations::is_up_to_date(pool).await {
         Ok(true) => HttpResponse::Ok().json(json!({"status": "ready"})),
         Ok(false) => {
             HttpResponse::ServiceUnavailable().json(json!({"status": "migrations pending"}))

@@ -1,0 +1,47 @@
+//! The operations endpoints of roles that serve no API (`recon relay`, `recon project`,
+//! `recon worker`): `/health`, `/ready` and `/metrics` on their own port, so an orchestrator can
+//! probe every process alike.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use sqlx::PgPool;
+
+use crate::metrics::Metrics;
+use crate::routes::health;
+
+struct OpsState {
+    pool: PgPool,
+    metrics: Arc<Metrics>,
+}
+
+async fn ready(state: web::Data<OpsState>) -> HttpResponse {
+    health::readiness(&state.pool).await
+}
+
+async fn metrics(state: web::Data<OpsState>) -> HttpResponse {
+    crate::metrics::render(&state.metrics, &state.pool).await
+}
+
+/// Serves `/health`, `/ready` and `/metrics` (pool and projection lag) on `listener`.
+pub fn serve(listener: TcpListener, pool: PgPool) -> std::io::Result<Server> {
+    let state = web::Data::new(OpsState {
+        pool,
+        // The metric names are constants; `metrics::tests` checks they register.
+        metrics: Arc::new(Metrics::new().expect("metric names are valid and unique")),
+    });
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/health", web::get().to(health::health))
+            .route("/ready", web::get().to(ready))
+            .route("/metrics", web::get().to(metrics))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(2)
+    .listen(listener)?
+    .run())
+}
