@@ -43,6 +43,8 @@ pub struct AppState {
     pub gate: Arc<application::Gatekeeper>,
     /// What `/metrics` reports.
     pub metrics: Arc<metrics::Metrics>,
+    /// Data sources and uploads.
+    pub sources: application::sources::Sources,
     /// Job definitions checked across aggregates.
     pub jobs: application::jobs::Jobs,
     /// Per-user request limits; None: no limits.
@@ -62,6 +64,7 @@ impl AppState {
             identity: Arc::new(application::Identity::new(store.clone(), tokens.clone())),
             gate: Arc::new(application::Gatekeeper::new(store.clone(), tokens)),
             jobs: application::jobs::Jobs::new(store.clone()),
+            sources: application::sources::Sources::new(store.clone(), files.clone()),
             // The metric names are constants; `metrics::tests` checks they register.
             metrics: Arc::new(metrics::Metrics::new().expect("metric names are valid and unique")),
             store,

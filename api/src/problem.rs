@@ -286,3 +286,57 @@ impl From<application::jobs::JobsError> for Problem {
         }
     }
 }
+
+/// Row errors as problem fields: `rows[17].Amount: "12,3x" is not a decimal number`.
+fn row_errors(errors: &[sources::RowError]) -> ValidationErrors {
+    let mut out = ValidationErrors::new();
+    for e in errors {
+        let path = match &e.column {
+            Some(c) => format!("rows[{}].{}", e.row, c),
+            None => format!("rows[{}]", e.row),
+        };
+        out.add(path, e.message.clone());
+    }
+    out
+}
+
+impl From<application::sources::SourcesError> for Problem {
+    fn from(e: application::sources::SourcesError) -> Self {
+        use application::sources::SourcesError;
+        use ingest::file_store::ReceiveError;
+        use ingest::ImportFailure;
+        match e {
+            SourcesError::NoSuchSource => Problem::not_found(e.to_string()),
+            SourcesError::Project(e) => e.into(),
+            SourcesError::StoredSettings(s) => Problem::internal(s),
+            SourcesError::Receive(e) => match e {
+                ReceiveError::TooLarge { .. } => Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-large",
+                    "Payload too large",
+                    e.to_string(),
+                ),
+                ReceiveError::Empty => Problem::bad_request("the upload is empty"),
+                ReceiveError::Upload(s) => Problem::bad_request(s),
+                ReceiveError::Io(e) => Problem::internal(e),
+            },
+            SourcesError::Import(e) => match e {
+                ImportFailure::Mapping(errors) => {
+                    Problem::invalid(ingest::settings::mapping_errors("settings", errors))
+                }
+                ImportFailure::Format(message) => Problem::invalid_field("(file)", message),
+                ImportFailure::Rejected(report) => {
+                    let mut p = Problem::invalid(row_errors(&report.errors));
+                    p.detail = format!(
+                        "the file has {} bad row(s) and on_error=reject: nothing was stored (use on_error=skip to import the good rows)",
+                        report.errors_total
+                    );
+                    p
+                }
+                ImportFailure::Io(s) => Problem::internal(s),
+                ImportFailure::Database(e) => Problem::from(e),
+            },
+            SourcesError::Command(e) => e.into(),
+        }
+    }
+}

@@ -35,12 +35,7 @@ pub enum JobsError {
 
 impl From<CommandError<Infallible>> for JobsError {
     fn from(e: CommandError<Infallible>) -> Self {
-        JobsError::Command(match e {
-            CommandError::Rejected(never) => match never {},
-            CommandError::Conflict => CommandError::Conflict,
-            CommandError::Unavailable(s) => CommandError::Unavailable(s),
-            CommandError::Internal(s) => CommandError::Internal(s),
-        })
+        JobsError::Command(commands::store::widen(e))
     }
 }
 

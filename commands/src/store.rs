@@ -402,7 +402,7 @@ async fn load<A: Aggregate>(
 }
 
 /// A load failure (which refuses nothing) as the error of any command.
-fn widen<E: std::error::Error>(e: CommandError<std::convert::Infallible>) -> CommandError<E> {
+pub fn widen<E: std::error::Error>(e: CommandError<std::convert::Infallible>) -> CommandError<E> {
     match e {
         CommandError::Rejected(never) => match never {},
         CommandError::Conflict => CommandError::Conflict,

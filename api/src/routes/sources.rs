@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use domain::data_source::DataSourceCommand;
 use domain::validation::{Name, ValidationErrors};
-use ingest::{import_file, ImportFailure, ImportSettings};
+use ingest::ImportSettings;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sources::OnError;
@@ -96,15 +96,11 @@ async fn create(
     let (Some(name), Some(settings)) = (name, settings) else {
         return Err(Problem::invalid(errors));
     };
-    state.store.active_project(*project_id).await?;
-    let id = Uuid::now_v7();
-    let command = DataSourceCommand::Create {
-        source_id: id,
-        project_id: *project_id,
-        name,
-        settings: settings.to_value(),
-    };
-    let committed = state.store.data_source(id, command, &ctx.metadata).await?;
+    let committed = state
+        .sources
+        .create(*project_id, name, settings, &ctx.metadata)
+        .await?;
+    let id = committed.id;
     let mut builder = HttpResponse::Created();
     builder.insert_header((header::LOCATION, format!("/api/v1/sources/{id}")));
     Ok(command_answer(builder, committed))
@@ -165,20 +161,7 @@ struct UploadQuery {
     on_error: Option<String>,
 }
 
-/// Row errors as problem fields: `rows[17].Amount: "12,3x" is not a decimal number`.
-fn row_errors(errors: &[sources::RowError]) -> ValidationErrors {
-    let mut out = ValidationErrors::new();
-    for e in errors {
-        let path = match &e.column {
-            Some(c) => format!("rows[{}].{}", e.row, c),
-            None => format!("rows[{}]", e.row),
-        };
-        out.add(path, e.message.clone());
-    }
-    out
-}
-
-/// Streams the body into the file store, then imports it with the source's settings.
+/// Streams the body into the file store and imports it (`application::sources::upload`).
 async fn upload(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -206,61 +189,18 @@ async fn upload(
             "must be at most 255 printable characters",
         ));
     }
-    let source = state.store.load_data_source(*id).await?;
-    let Some(project_id) = source.project_id else {
-        return Err(Problem::not_found(format!("no data source {id}")));
-    };
-    // An archived project takes no more data.
-    state.store.active_project(project_id).await?;
-    let settings = ImportSettings::parse(&source.settings, "settings")
-        .map_err(|e| Problem::internal(format!("stored settings unreadable: {e}")))?;
-    let stored = state
-        .files
-        .receive(payload, state.max_upload_bytes)
-        .await
-        .map_err(|e| match e {
-            ingest::file_store::ReceiveError::TooLarge { .. } => Problem::new(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                "Payload too large",
-                e.to_string(),
-            ),
-            ingest::file_store::ReceiveError::Empty => Problem::bad_request("the upload is empty"),
-            ingest::file_store::ReceiveError::Upload(s) => Problem::bad_request(s),
-            ingest::file_store::ReceiveError::Io(e) => Problem::internal(e),
-        })?;
-    let summary = import_file(&state.pool, *id, &stored, &settings, policy).await.map_err(|e| match e {
-        ImportFailure::Mapping(errors) => Problem::invalid(ingest::settings::mapping_errors("settings", errors)),
-        ImportFailure::Format(message) => Problem::invalid_field("(file)", message),
-        ImportFailure::Rejected(report) => {
-            let mut p = Problem::invalid(row_errors(&report.errors));
-            p.detail = format!(
-                "the file has {} bad row(s) and on_error=reject: nothing was stored (use on_error=skip to import the good rows)",
-                report.errors_total
-            );
-            p
-        }
-        ImportFailure::Io(s) => Problem::internal(s),
-        ImportFailure::Database(e) => Problem::from(e),
-    })?;
-    let file = summary.imported_file(file_name, &stored, &settings);
-    // The records are committed; the event must follow. A concurrent command on the source is
-    // the only conflict possible (RecordImport checks no version), so retrying is safe.
-    let mut attempt = 0;
-    let committed = loop {
-        match state
-            .store
-            .data_source(
-                *id,
-                DataSourceCommand::RecordImport { file: file.clone() },
-                &ctx.metadata,
-            )
-            .await
-        {
-            Err(commands::CommandError::Conflict) if attempt < 5 => attempt += 1,
-            other => break other?,
-        }
-    };
+    let uploaded = state
+        .sources
+        .upload(
+            *id,
+            file_name,
+            policy,
+            payload,
+            state.max_upload_bytes,
+            &ctx.metadata,
+        )
+        .await?;
+    let (committed, stored, summary) = (uploaded.committed, uploaded.file, uploaded.summary);
     Ok(HttpResponse::Created()
         .insert_header((header::ETAG, etag(committed.version as i64)))
         .json(json!({

@@ -76,12 +76,7 @@ pub enum UserError {
 
 impl From<CommandError<std::convert::Infallible>> for UserError {
     fn from(e: CommandError<std::convert::Infallible>) -> Self {
-        UserError::Command(match e {
-            CommandError::Rejected(never) => match never {},
-            CommandError::Conflict => CommandError::Conflict,
-            CommandError::Unavailable(s) => CommandError::Unavailable(s),
-            CommandError::Internal(s) => CommandError::Internal(s),
-        })
+        UserError::Command(commands::store::widen(e))
     }
 }
 
