@@ -72,7 +72,7 @@ fn intended_need(method: &str, path: &str) -> Option<Need> {
     Some(match (method, path) {
         ("GET", "/health") | ("GET", "/ready") | ("GET", "/metrics") => Nothing,
         ("POST", "/api/v1/auth/login" | "/api/v1/auth/refresh" | "/api/v1/auth/logout") => Nothing,
-        ("POST", "/api/v1/users") => Admin,
+        ("POST", "/api/v1/users") | ("GET", "/api/v1/users") => Admin,
         ("GET", "/api/v1/users/me") | ("PUT", "/api/v1/users/me/password") => SignedIn,
         ("GET", "/api/v1/users/{id}")
         | ("PUT", "/api/v1/users/{id}/role")
@@ -233,6 +233,7 @@ async fn sample(
             201,
         ),
         ("GET", "/api/v1/users/me") => (template.into(), None, 200),
+        ("GET", "/api/v1/users") => (format!("{template}?role=viewer"), None, 200),
         // The same password again: a new credential, and every caller can still sign in.
         ("PUT", "/api/v1/users/me/password") => (
             template.into(),

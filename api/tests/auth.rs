@@ -414,3 +414,36 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[actix_web::test]
+async fn admins_list_users_with_their_role_and_status_and_never_a_secret() {
+    let app = spawn_app().await;
+    let (viewer_id, _) = app.user("v@example.com", "viewer").await;
+    let (op_id, _) = app.user("o@example.com", "operator").await;
+    let disabled = app
+        .send("POST", &format!("/api/v1/users/{op_id}/disable"), None, &[])
+        .await;
+    let pos = disabled.body["position"].as_i64().unwrap();
+    let all = app
+        .get(&format!("/api/v1/users?wait_for_position={pos}"))
+        .await;
+    assert_eq!(all.status, StatusCode::OK, "{:?}", all.body);
+    assert_eq!(all.body["total"], 3);
+    let emails: Vec<&str> = all.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, [ADMIN_EMAIL, "v@example.com", "o@example.com"]);
+    assert!(!all.body.to_string().contains("argon2"));
+    let viewers = app.get("/api/v1/users?role=viewer").await;
+    assert_eq!(viewers.body["items"][0]["user_id"], viewer_id.as_str());
+    assert_eq!(viewers.body["total"], 1);
+    let off = app.get("/api/v1/users?status=disabled").await;
+    assert_eq!(off.body["items"][0]["user_id"], op_id.as_str());
+    assert_eq!(off.body["items"][0]["version"], 2);
+    let bad = app.get("/api/v1/users?role=root").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.body["errors"][0]["path"], "role");
+}

@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "idempotency",
         sql: include_str!("../../migrations/0009_idempotency.sql"),
     },
+    Migration {
+        version: 10,
+        name: "user_read_model",
+        sql: include_str!("../../migrations/0010_user_read_model.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Recon's migration lock.

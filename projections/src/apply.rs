@@ -7,6 +7,7 @@ use domain::data_source::{DataSource, DataSourceEvent};
 use domain::job::{Job, JobEvent, JobStatus};
 use domain::project::{Project, ProjectEvent};
 use domain::upcasting::{decode, upcasters};
+use domain::user::User;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -124,6 +125,10 @@ async fn apply_event(
             let decoded =
                 decode::<DataSource>(upcasters, event.to_serialized()).map_err(undecodable)?;
             apply_data_source(tx, event, decoded).await?;
+        }
+        "user" => {
+            let decoded = decode::<User>(upcasters, event.to_serialized()).map_err(undecodable)?;
+            crate::users::apply_user(tx, event, aggregate_uuid(event)?, decoded).await?;
         }
         // Aggregates these read models do not describe: recorded as applied, nothing to change.
         _ => {}

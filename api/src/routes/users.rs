@@ -22,6 +22,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::POST, "/api/v1/users", Admin, Global, || {
             web::post().to(create)
         }),
+        endpoint(Method::GET, "/api/v1/users", Admin, Global, || {
+            web::get().to(list)
+        }),
         endpoint(Method::GET, "/api/v1/users/me", SignedIn, Global, || {
             web::get().to(me)
         }),
@@ -155,4 +158,52 @@ async fn change_password(
         )
         .await?;
     Ok(command_answer(HttpResponse::Ok(), committed))
+}
+
+#[derive(Deserialize)]
+struct UserListQuery {
+    role: Option<String>,
+    status: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+    wait_for_position: Option<i64>,
+    wait_timeout_ms: Option<u64>,
+}
+
+/// Users (from the `rm_users` read model): `?role=&status=&limit=&offset=`.
+async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<UserListQuery>,
+) -> Result<HttpResponse, Problem> {
+    let (limit, offset) = crate::request::Pagination {
+        limit: query.limit,
+        offset: query.offset,
+    }
+    .resolve()?;
+    if let Some(role) = query.role.as_deref() {
+        Role::parse(role).map_err(|m| Problem::invalid_field("role", m))?;
+    }
+    if let Some(status) = query.status.as_deref() {
+        if !matches!(status, "active" | "disabled") {
+            return Err(Problem::invalid_field(
+                "status",
+                "must be `active` or `disabled`",
+            ));
+        }
+    }
+    let freshness = crate::request::Consistency {
+        wait_for_position: query.wait_for_position,
+        wait_timeout_ms: query.wait_timeout_ms,
+    }
+    .wait(&state.pool)
+    .await?;
+    let page = projections::users::list_users(
+        &state.pool,
+        query.role.as_deref(),
+        query.status.as_deref(),
+        limit,
+        offset,
+    )
+    .await?;
+    Ok(super::query_answer(freshness, &page))
 }
