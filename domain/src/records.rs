@@ -19,6 +19,14 @@ pub enum Side {
 }
 
 impl Side {
+    /// The side's name as stored and shown (`left`, `right`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Right => "right",
+        }
+    }
+
     pub fn other(self) -> Self {
         match self {
             Side::Left => Side::Right,
@@ -40,4 +48,16 @@ pub struct Record {
     pub reference: Option<CompactString>,
     pub counterparty: Option<CompactString>,
     pub description: Option<CompactString>,
+}
+
+/// Appends `value` as one quoted CSV cell (a `"` doubled), as results are stored and exported.
+pub fn push_csv_quoted(out: &mut String, value: &str) {
+    out.push('"');
+    for c in value.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    out.push('"');
 }

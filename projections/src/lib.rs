@@ -10,6 +10,7 @@ pub mod apply;
 pub mod follower;
 pub mod kafka;
 pub mod queries;
+pub mod results;
 pub mod users;
 
 /// The name under which the read models record what they have applied.

@@ -10,9 +10,9 @@ use domain::job::{JobCommand, JobDefinition};
 use domain::project::ProjectCommand;
 use domain::validation::{Description, Name};
 use domain::{Currency, JobStatus};
+use projections::results::{self, ResultFilter, ResultKind};
 use serde_json::json;
 use uuid::Uuid;
-use worker::results::{self, ResultFilter, ResultKind};
 use worker::run::RunSettings;
 use worker::{run_job, RunEnd};
 

@@ -4,10 +4,10 @@
 use actix_web::{web, HttpResponse};
 use domain::records::Side;
 use futures::stream;
+use projections::results::{self, ResultFilter, ResultKind};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
-use worker::results::{self, ResultFilter, ResultKind};
 
 use crate::access::{endpoint, Endpoint, Scope, GET};
 use crate::problem::Problem;
