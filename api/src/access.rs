@@ -111,16 +111,14 @@ async fn authorize(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     if rule.need != Need::Nothing {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let checked = match &state {
-            Some(state) => check(state, &req, rule).await,
-            None => Err(Problem::internal("application state missing")),
-        };
         // Refusals are responses, not errors, so outer middleware (rate-limit headers) sees them.
-        let (state, caller) = match (state, checked) {
-            (Some(state), Ok(caller)) => (state, caller),
-            (_, Err(problem)) => return Ok(req.error_response(problem).map_into_boxed_body()),
-            (None, Ok(_)) => unreachable!("checked only with a state"),
+        let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+            let problem = Problem::internal("application state missing");
+            return Ok(req.error_response(problem).map_into_boxed_body());
+        };
+        let caller = match check(&state, &req, rule).await {
+            Ok(caller) => caller,
+            Err(problem) => return Ok(req.error_response(problem).map_into_boxed_body()),
         };
         req.extensions_mut().insert(caller);
         // Keys are per user: public endpoints (sign-in) ignore the header.
@@ -142,7 +140,8 @@ async fn check(state: &AppState, req: &ServiceRequest, rule: Rule) -> Result<Cal
     Ok(caller)
 }
 
-fn bearer_token(req: &HttpRequest) -> Option<&str> {
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+pub(crate) fn bearer_token(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get("authorization")?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();

@@ -112,12 +112,9 @@ fn framework_error_as_problem<B>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let problem = match res.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            "Payload too large",
-            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::too_large(format!(
+            "the request body is larger than {MAX_BODY_BYTES} bytes"
+        )),
         StatusCode::METHOD_NOT_ALLOWED => Problem::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method-not-allowed",

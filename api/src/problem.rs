@@ -57,6 +57,16 @@ impl Problem {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
     }
 
+    /// 413: the body (or upload) is larger than allowed.
+    pub fn too_large(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Payload too large",
+            detail,
+        )
+    }
+
     /// 429 with `Retry-After`.
     pub fn too_many(detail: impl Into<String>, retry_after: i64) -> Self {
         let mut p = Self::new(
@@ -310,12 +320,7 @@ impl From<application::sources::SourcesError> for Problem {
             SourcesError::Project(e) => e.into(),
             SourcesError::StoredSettings(s) => Problem::internal(s),
             SourcesError::Receive(e) => match e {
-                ReceiveError::TooLarge { .. } => Problem::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "too-large",
-                    "Payload too large",
-                    e.to_string(),
-                ),
+                ReceiveError::TooLarge { .. } => Problem::too_large(e.to_string()),
                 ReceiveError::Empty => Problem::bad_request("the upload is empty"),
                 ReceiveError::Upload(s) => Problem::bad_request(s),
                 ReceiveError::Io(e) => Problem::internal(e),

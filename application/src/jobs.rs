@@ -54,14 +54,7 @@ impl Jobs {
         project_id: Uuid,
         input: JobInput,
     ) -> Result<JobDefinition, JobsError> {
-        let mut errors = JobDefinition::parse(
-            &input.name,
-            input.left_source_id,
-            input.right_source_id,
-            input.rule_set.clone(),
-        )
-        .err()
-        .unwrap_or_default();
+        let mut errors = ValidationErrors::new();
         if input.rule_set.is_object() {
             if let Err(e) = matching::RuleSet::from_json_value(&input.rule_set) {
                 for f in e.errors {
@@ -83,14 +76,21 @@ impl Jobs {
                 errors.add(path, format!("no data source {id} in this project"));
             }
         }
-        errors.into_result().map_err(JobsError::Invalid)?;
-        JobDefinition::parse(
+        // The definition's own field errors first, then the engine's and the sources'.
+        let definition = JobDefinition::parse(
             &input.name,
             input.left_source_id,
             input.right_source_id,
             input.rule_set,
-        )
-        .map_err(JobsError::Invalid)
+        );
+        match definition {
+            Ok(definition) if errors.errors.is_empty() => Ok(definition),
+            Ok(_) => Err(JobsError::Invalid(errors)),
+            Err(mut own) => {
+                own.errors.extend(errors.errors);
+                Err(JobsError::Invalid(own))
+            }
+        }
     }
 
     /// Creates a job in an active project (checked first, so an unknown project is "not found"

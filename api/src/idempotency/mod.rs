@@ -78,12 +78,9 @@ async fn fingerprint(req: &mut ServiceRequest) -> Result<Vec<u8>, Problem> {
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|e| Problem::bad_request(e.to_string()))?;
                 if body.len() + chunk.len() > HASHED_BODY_LIMIT {
-                    return Err(Problem::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "too-large",
-                        "Payload too large",
-                        format!("the request body is larger than {HASHED_BODY_LIMIT} bytes"),
-                    ));
+                    return Err(Problem::too_large(format!(
+                        "the request body is larger than {HASHED_BODY_LIMIT} bytes"
+                    )));
                 }
                 body.extend_from_slice(&chunk);
             }

@@ -115,12 +115,8 @@ pub async fn limit(
     let (Some(state), Some(limiter), false) = (state, limiter, exempt) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let user = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("Bearer "))
-        .and_then(|token| state.identity.tokens.verify(token.trim()))
+    let user = crate::access::bearer_token(req.request())
+        .and_then(|token| state.identity.tokens.verify(token))
         .map(|claims| claims.sub);
     let key = match user {
         Some(id) => Key::User(id),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{command_answer, etag};
 use crate::access::{endpoint, Authenticated, Endpoint, Scope};
 use crate::problem::Problem;
-use crate::request::{parse_json, CommandContext};
+use crate::request::{parse_json, CommandContext, ListQuery};
 use crate::AppState;
 use actix_web::http::Method;
 use domain::access::Need;
@@ -161,26 +161,18 @@ async fn change_password(
 }
 
 #[derive(Deserialize)]
-struct UserListQuery {
+struct RoleFilter {
     role: Option<String>,
-    status: Option<String>,
-    limit: Option<i64>,
-    offset: Option<i64>,
-    wait_for_position: Option<i64>,
-    wait_timeout_ms: Option<u64>,
 }
 
 /// Users (from the `rm_users` read model): `?role=&status=&limit=&offset=`.
 async fn list(
     state: web::Data<AppState>,
-    query: web::Query<UserListQuery>,
+    query: web::Query<ListQuery>,
+    filter: web::Query<RoleFilter>,
 ) -> Result<HttpResponse, Problem> {
-    let (limit, offset) = crate::request::Pagination {
-        limit: query.limit,
-        offset: query.offset,
-    }
-    .resolve()?;
-    if let Some(role) = query.role.as_deref() {
+    let (limit, offset) = query.page().resolve()?;
+    if let Some(role) = filter.role.as_deref() {
         Role::parse(role).map_err(|m| Problem::invalid_field("role", m))?;
     }
     if let Some(status) = query.status.as_deref() {
@@ -191,15 +183,10 @@ async fn list(
             ));
         }
     }
-    let freshness = crate::request::Consistency {
-        wait_for_position: query.wait_for_position,
-        wait_timeout_ms: query.wait_timeout_ms,
-    }
-    .wait(&state.pool)
-    .await?;
+    let freshness = query.consistency().wait(&state.pool).await?;
     let page = projections::users::list_users(
         &state.pool,
-        query.role.as_deref(),
+        filter.role.as_deref(),
         query.status.as_deref(),
         limit,
         offset,

@@ -165,6 +165,17 @@ impl Identity {
             .await
     }
 
+    /// Ends every sign-in of the user (their refresh tokens stop working).
+    async fn revoke_sessions(&self, user_id: Uuid) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn change_role(
         &self,
         id: Uuid,
@@ -190,10 +201,7 @@ impl Identity {
             .user(id, UserCommand::Disable { expected_version }, metadata)
             .await?;
         // A disabled user's sign-ins end now, not when their refresh tokens expire.
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.revoke_sessions(id).await?;
         Ok(committed)
     }
 
@@ -219,10 +227,7 @@ impl Identity {
             .user(id, UserCommand::ChangePassword { credential_id }, metadata)
             .await?;
         // Other sessions of this user end; a lock of their address is lifted.
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.revoke_sessions(id).await?;
         if let Some(email) = &user.email {
             sqlx::query("DELETE FROM login_failures WHERE email = $1")
                 .bind(email.as_str())
