@@ -4,11 +4,13 @@
 pub mod access;
 pub mod conditional;
 pub mod cors;
+pub mod docs;
 pub mod idempotency;
 pub mod metrics;
 pub mod operations;
 pub mod problem;
 pub mod rate_limit;
+pub mod read_cache;
 pub mod request;
 pub mod routes;
 
@@ -51,6 +53,8 @@ pub struct AppState {
     pub rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
     /// Origins browsers may call the API from (CORS); empty: none.
     pub cors_origins: Vec<String>,
+    /// Hot reads, invalidated by the projectors' change notifications (`serve` follows them).
+    pub read_cache: Arc<read_cache::ReadCache>,
 }
 
 impl AppState {
@@ -72,6 +76,7 @@ impl AppState {
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             rate_limiter: None,
             cors_origins: Vec::new(),
+            read_cache: Arc::new(read_cache::ReadCache::new()),
         }
     }
 }
@@ -145,6 +150,12 @@ pub fn serve(
     state: web::Data<AppState>,
     workers: usize,
 ) -> std::io::Result<Server> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(state.read_cache.clone().follow(state.pool.clone()));
+        }
+        Err(_) => tracing::warn!("no Tokio runtime: the read cache stays off"),
+    }
     let server = HttpServer::new(move || {
         let cors = cors::cors(&state.cors_origins);
         App::new()

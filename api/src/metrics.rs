@@ -22,6 +22,8 @@ pub struct Metrics {
     durations: HistogramVec,
     pub rate_limited: IntCounter,
     pub idempotent_replays: IntCounter,
+    pub logins_failed: IntCounter,
+    read_cache: IntCounterVec,
     pool: IntGaugeVec,
     projection: IntGaugeVec,
 }
@@ -51,6 +53,17 @@ impl Metrics {
             "recon_idempotent_replays_total",
             "Requests answered from a kept Idempotency-Key response",
         )?;
+        let logins_failed = IntCounter::new(
+            "recon_logins_failed_total",
+            "Sign-ins refused: wrong address or password, locked or disabled accounts",
+        )?;
+        let read_cache = IntCounterVec::new(
+            Opts::new(
+                "recon_read_cache_total",
+                "Hot reads by outcome: hit, miss (read and kept), bypass (read-your-writes or the cache is off)",
+            ),
+            &["resource", "outcome"],
+        )?;
         let pool = IntGaugeVec::new(
             Opts::new("recon_db_pool_connections", "Database pool connections"),
             &["state"],
@@ -67,6 +80,8 @@ impl Metrics {
             Box::new(durations.clone()),
             Box::new(rate_limited.clone()),
             Box::new(idempotent_replays.clone()),
+            Box::new(logins_failed.clone()),
+            Box::new(read_cache.clone()),
             Box::new(pool.clone()),
             Box::new(projection.clone()),
         ] {
@@ -78,9 +93,18 @@ impl Metrics {
             durations,
             rate_limited,
             idempotent_replays,
+            logins_failed,
+            read_cache,
             pool,
             projection,
         })
+    }
+
+    /// Counts a hot read (`crate::read_cache`).
+    pub fn read_cache(&self, resource: &str, outcome: &str) {
+        self.read_cache
+            .with_label_values(&[resource, outcome])
+            .inc();
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
@@ -119,6 +143,8 @@ pub async fn observe(
 }
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
     render(&state.metrics, &state.pool).await
 }

@@ -12,18 +12,32 @@ use domain::project::ProjectError;
 use domain::{FieldError, ValidationErrors};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+/// An error, as RFC 9457 problem details (`application/problem+json`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// A URI naming the kind of problem, e.g. `https://recon.dev/problems/invalid-fields`.
     #[serde(rename = "type")]
     pub problem_type: String,
+    #[schema(value_type = String)]
     pub title: &'static str,
     pub status: u16,
     pub detail: String,
+    /// The invalid fields of a 422, each with its JSON path (`settings.mapping.amount`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<InvalidField>)]
     pub errors: Vec<FieldError>,
     /// Seconds, sent as `Retry-After` (429, 503).
     #[serde(skip)]
     pub retry_after: Option<i64>,
+}
+
+/// One invalid field of a request (the OpenAPI form of `domain::FieldError`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct InvalidField {
+    /// The field's path in the body or query, e.g. `rule_set.passes[0].name`.
+    path: String,
+    message: String,
 }
 
 impl Problem {

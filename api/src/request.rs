@@ -132,13 +132,21 @@ impl FromRequest for CommandContext {
 
 /// The query of every list: filters, a page, and read-your-writes. Spelled out rather than
 /// composed with `#[serde(flatten)]`, which makes numbers in query strings unparseable.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only items in this status (projects: `active`, `archived`; jobs: `created`, `running`,
+    /// `completed`, `failed`, `cancelled`, `deleted`; users: `active`, `disabled`).
     pub status: Option<String>,
+    /// Only the jobs of this project (`GET /api/v1/jobs`).
     pub project_id: Option<Uuid>,
+    /// Page size, 1 to 500 (default 50).
     pub limit: Option<i64>,
+    /// Items to skip (default 0).
     pub offset: Option<i64>,
+    /// Read your own write: wait until the read models have applied this store position.
     pub wait_for_position: Option<i64>,
+    /// How long to wait for `wait_for_position`, at most 10000 ms (default 2000).
     pub wait_timeout_ms: Option<u64>,
 }
 
@@ -187,9 +195,12 @@ impl Pagination {
 
 /// `?wait_for_position=P&wait_timeout_ms=T`: read your own writes. The query waits (at most T,
 /// default 2000, max 10000 ms) until the read models have applied the event at store position P.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Consistency {
+    /// Read your own write: wait until the read models have applied this store position.
     pub wait_for_position: Option<i64>,
+    /// How long to wait for `wait_for_position`, at most 10000 ms (default 2000).
     pub wait_timeout_ms: Option<u64>,
 }
 

@@ -71,6 +71,7 @@ fn intended_need(method: &str, path: &str) -> Option<Need> {
     use Need::*;
     Some(match (method, path) {
         ("GET", "/health") | ("GET", "/ready") | ("GET", "/metrics") => Nothing,
+        ("GET", "/openapi.json" | "/docs" | "/docs/{asset}") => Nothing,
         ("POST", "/api/v1/auth/login" | "/api/v1/auth/refresh" | "/api/v1/auth/logout") => Nothing,
         ("POST", "/api/v1/users") | ("GET", "/api/v1/users") => Admin,
         ("GET", "/api/v1/users/me") | ("PUT", "/api/v1/users/me/password") => SignedIn,
@@ -210,6 +211,8 @@ async fn sample(
         ("GET", "/health") | ("GET", "/ready") | ("GET", "/metrics") => {
             (template.into(), None, 200)
         }
+        ("GET", "/openapi.json" | "/docs") => (template.into(), None, 200),
+        ("GET", "/docs/{asset}") => ("/docs/docs.js".into(), None, 200),
         ("POST", "/api/v1/auth/login") => (
             template.into(),
             b(json!({"email": ADMIN_EMAIL, "password": PASSWORD})),

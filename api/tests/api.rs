@@ -507,6 +507,8 @@ async fn metrics_count_requests_by_route_template_and_report_the_pool_and_lag() 
         r#"recon_db_pool_connections{state="idle"}"#,
         r#"recon_projection{measure="lag_events"}"#,
         "recon_rate_limit_refusals_total 0",
+        "recon_logins_failed_total 1",
+        r#"recon_read_cache_total{outcome="bypass",resource="project"} 1"#,
     ] {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
     }

@@ -16,7 +16,7 @@ use crate::file_store::StoredFile;
 use crate::settings::{Format, ImportSettings};
 
 /// What an import did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ImportSummary {
     pub rows_read: u64,
     pub records_read: u64,

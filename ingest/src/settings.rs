@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sources::{CsvOptions, Mapping, XlsxOptions};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     Csv,
@@ -16,7 +16,7 @@ pub enum Format {
 
 /// A source's import settings, e.g.
 /// `{"format": "csv", "csv": {"delimiter": ";"}, "mapping": {"booking_date": "Date", "amount": "Amount", ...}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportSettings {
     pub format: Format,

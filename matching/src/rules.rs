@@ -24,6 +24,7 @@ pub const MAX_PATTERN_LEN: usize = 1000;
 
 /// A versioned, ordered list of passes. Passes run in order; a record matched (or put into a
 /// suggestion) by a pass is not offered to the passes after it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSet {
@@ -32,6 +33,7 @@ pub struct RuleSet {
 }
 
 /// How many records of each side one match may hold.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cardinality {
@@ -46,6 +48,7 @@ pub enum Cardinality {
 }
 
 /// A field that must be exactly equal (after trimming) on both sides.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EqualField {
@@ -56,6 +59,7 @@ pub enum EqualField {
 }
 
 /// Which date a date window compares.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DateField {
@@ -66,6 +70,7 @@ pub enum DateField {
 }
 
 /// A text field compared by Jaro-Winkler similarity.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TextField {
@@ -74,6 +79,7 @@ pub enum TextField {
 }
 
 /// One pass of the waterfall.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pass {
@@ -103,6 +109,7 @@ pub struct Pass {
 }
 
 /// Reference normalisation. Each step defaults to on.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReferenceRule {
@@ -137,6 +144,7 @@ fn yes() -> bool {
 /// Amount tolerance: the difference may be at most `absolute`, or at most `percent` % of the
 /// smaller of the two amounts (in absolute value), whichever allows more. Both default to 0.
 /// Both accept a JSON string (`"0.05"`, exact) or a JSON number.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmountTolerance {
@@ -147,6 +155,7 @@ pub struct AmountTolerance {
 }
 
 /// Date window: the dates may be at most `days` apart.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DateWindow {
@@ -157,6 +166,7 @@ pub struct DateWindow {
 
 /// Similarity condition: Jaro-Winkler of the lower-cased, whitespace-collapsed texts must be at
 /// least `threshold` (0..=1). A record without the field fails the condition.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Similarity {

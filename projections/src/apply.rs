@@ -76,6 +76,9 @@ pub async fn apply_batch(
         .await?;
     }
     tx.commit().await?;
+    if outcome.applied > 0 {
+        crate::changes::announce(pool).await;
+    }
     Ok(outcome)
 }
 

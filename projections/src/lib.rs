@@ -5,8 +5,10 @@
 //! - [`follower`]: the embedded (in-process) projector, which follows the store directly.
 //! - [`kafka`]: the scaled-out projector, a Kafka consumer group.
 //! - [`queries`]: what the API reads (projects, jobs, dashboard, lag).
+//! - [`changes`]: the notification that the read models changed (for readers' caches).
 
 pub mod apply;
+pub mod changes;
 pub mod follower;
 pub mod kafka;
 pub mod queries;

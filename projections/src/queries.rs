@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::READ_MODELS;
 
 /// One page of a list.
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub limit: i64,
@@ -22,7 +22,7 @@ pub struct Page<T> {
     pub total: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct ProjectView {
     pub id: Uuid,
     pub name: String,
@@ -47,7 +47,7 @@ fn project_view(row: &PgRow) -> Result<ProjectView, sqlx::Error> {
     })
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct JobCountsView {
     pub matched: i64,
     pub unmatched_left: i64,
@@ -55,7 +55,7 @@ pub struct JobCountsView {
     pub suggestions: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct JobView {
     pub id: Uuid,
     pub project_id: Uuid,
@@ -209,21 +209,21 @@ pub async fn get_job(pool: &PgPool, id: Uuid) -> Result<Option<JobView>, sqlx::E
     row.as_ref().map(job_view).transpose()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProjectCounts {
     pub total: i64,
     pub active: i64,
     pub archived: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JobStatusCounts {
     pub total: i64,
     /// Every status, zero included: created, running, completed, failed, cancelled, deleted.
     pub by_status: BTreeMap<String, i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Dashboard {
     pub projects: ProjectCounts,
     pub jobs: JobStatusCounts,
@@ -254,8 +254,9 @@ pub async fn dashboard(pool: &PgPool) -> Result<Dashboard, sqlx::Error> {
     })
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProjectionStatus {
+    #[schema(value_type = String)]
     pub projection: &'static str,
     pub events_in_store: i64,
     pub events_applied: i64,
@@ -314,7 +315,7 @@ pub async fn wait_until_applied(
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct SourceView {
     pub id: Uuid,
     pub project_id: Uuid,

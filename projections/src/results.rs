@@ -25,8 +25,10 @@ pub struct ResultFilter {
 }
 
 /// One page: `next_cursor` is absent on the last page.
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct ResultPage {
+    /// Matches, unmatched records or suggestions (see the API guide for their fields).
+    #[schema(value_type = Vec<Object>)]
     pub items: Vec<Value>,
     pub limit: i64,
     pub next_cursor: Option<i64>,

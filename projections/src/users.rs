@@ -53,7 +53,7 @@ pub(crate) async fn apply_user(
     Ok(())
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct UserRow {
     pub user_id: Uuid,
     pub email: String,

@@ -22,6 +22,7 @@ use crate::tabular::{convert_row, preview_row, Cell, RowOutcome};
 /// How to read a delimited text file. JSON:
 /// `{"delimiter": ";", "quote": "\"", "has_header": true, "encoding": "windows-1252", "skip_rows": 0}`
 /// (all keys optional; defaults as shown except `delimiter` `","` and `encoding` unset = UTF-8).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CsvOptions {

@@ -14,6 +14,7 @@ use crate::text::trim;
 /// JSON: `{"decimal_separator": ",", "thousands_separator": "."}`; both keys are optional
 /// (defaults: `"."` and none). Negative amounts may always be written with a leading `-`, a
 /// trailing `-` (`12.50-`) or in parentheses (`(12.50)`); a leading `+` is accepted too.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecimalFormat {

@@ -44,6 +44,7 @@ use crate::error::MappingError;
 use crate::text::trim;
 
 /// A column, by header name or by 0-based index.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ColumnRef {
@@ -112,6 +113,7 @@ fn default_date_format() -> String {
 
 /// How the columns of a tabular file become a [`domain::records::Record`]. See the module
 /// documentation for the JSON form.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
@@ -133,6 +135,7 @@ pub struct Mapping {
     #[serde(default)]
     pub currency: Option<ColumnRef>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "EUR"))]
     pub fixed_currency: Option<Currency>,
     #[serde(default)]
     pub reference: Option<ColumnRef>,

@@ -45,6 +45,7 @@ impl ReadRecord {
 }
 
 /// One problem with one row (or statement entry).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowError {
     /// Same numbering as [`ImportedRecord::row`].
@@ -76,6 +77,7 @@ impl fmt::Display for RowError {
 }
 
 /// What to do with bad rows.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnError {
@@ -87,6 +89,7 @@ pub enum OnError {
 }
 
 /// The outcome of an import.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImportReport {
     /// Data rows (entries) read, the header excluded, blank rows included.
@@ -104,6 +107,7 @@ pub struct ImportReport {
 }
 
 /// The parsed first rows of a file under a proposed mapping, for a mapping editor.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Preview {
     /// The header row's names, when the file has one.
@@ -112,11 +116,14 @@ pub struct Preview {
 }
 
 /// One previewed row: its raw cells and either its record or its errors.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PreviewRow {
     pub row: u64,
     /// The row's cells as text (XLSX numbers in their shortest exact form, dates as `YYYY-MM-DD`).
     pub cells: Vec<String>,
+    /// The record the row becomes (`record` and its `fingerprint`), when it has no errors.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub record: Option<ImportedRecord>,
     pub errors: Vec<RowError>,
 }

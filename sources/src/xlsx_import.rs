@@ -21,6 +21,7 @@ use crate::report::{Driver, ImportReport, ImportedRecord, OnError, Preview, Read
 use crate::tabular::{convert_row, preview_row, Cell, RowOutcome};
 
 /// A sheet by name or by 0-based position.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SheetRef {
@@ -36,6 +37,7 @@ impl Default for SheetRef {
 
 /// How to read a workbook. JSON: `{"sheet": "Transactions", "has_header": true, "skip_rows": 0}`
 /// (`sheet` may be a 0-based index; all keys optional, default: the first sheet, with header).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct XlsxOptions {

@@ -1,17 +1,21 @@
 //! Jobs: `/api/v1/projects/{id}/jobs` (create, list) and `/api/v1/jobs/{id}` (get, PUT, DELETE,
 //! start, cancel, history).
 
+use super::{CommandAnswer, History};
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use application::jobs::JobInput;
 use domain::job::{JobCommand, JobStatus};
+use matching::RuleSet;
+use projections::queries::{JobView, Page};
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{command_answer, etag, query_answer};
+use super::{cached_read, command_answer, query_answer};
 use crate::access::{endpoint, Authenticated, Endpoint, Scope, DELETE, GET, POST, PUT};
 use crate::problem::Problem;
+use crate::read_cache::ReadKey;
 use crate::request::{parse_json, CommandContext, Consistency, ListQuery};
 use crate::AppState;
 use domain::access::Need;
@@ -62,12 +66,14 @@ pub fn endpoints() -> Vec<Endpoint> {
 }
 
 /// The job definition as clients send it (create and PUT).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct JobBody {
     name: String,
     left_source_id: Uuid,
     right_source_id: Uuid,
+    /// The matching rules (`matching::RuleSet`).
+    #[schema(value_type = RuleSet)]
     rule_set: Value,
 }
 
@@ -81,6 +87,12 @@ fn job_input(body: &[u8]) -> Result<JobInput, Problem> {
     })
 }
 
+/// Define a reconciliation job between two sources of the project.
+#[utoipa::path(post, path = "/api/v1/projects/{id}/jobs", tag = "jobs",
+    params(("id" = Uuid, Path, description = "The project")),
+    request_body = JobBody,
+    responses((status = 201, description = "Created", body = CommandAnswer,
+        headers(("Location" = String, description = "The new job"), ("ETag" = String, description = "Its version")))))]
 async fn create(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -135,6 +147,9 @@ async fn list_jobs(
     Ok(query_answer(freshness, &page))
 }
 
+/// Jobs the caller may see.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(ListQuery),
+    responses((status = 200, description = "A page of jobs", body = Page<JobView>)))]
 async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -143,6 +158,10 @@ async fn list(
     list_jobs(&state, &caller, query.project_id, false, &query).await
 }
 
+/// The project's jobs.
+#[utoipa::path(get, path = "/api/v1/projects/{id}/jobs", tag = "jobs",
+    params(("id" = Uuid, Path, description = "The project"), ListQuery),
+    responses((status = 200, description = "A page of jobs", body = Page<JobView>)))]
 async fn list_in_project(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -152,20 +171,26 @@ async fn list_in_project(
     list_jobs(&state, &caller, Some(*project_id), true, &query).await
 }
 
+/// One job: status, progress, counts.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job"), Consistency),
+    responses((status = 200, description = "The job", body = JobView,
+        headers(("ETag" = String, description = "Its version"))),
+        (status = 304, description = "Not modified (If-None-Match)")))]
 async fn get(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
     consistency: web::Query<Consistency>,
 ) -> Result<HttpResponse, Problem> {
     let freshness = consistency.wait(&state.pool).await?;
-    let job = projections::queries::get_job(&state.pool, *id)
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("no job {id}")))?;
-    let mut response = query_answer(freshness, &job);
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(job.version));
-    Ok(response)
+    cached_read(&state, ReadKey::Job(*id), freshness, || async {
+        let job = projections::queries::get_job(&state.pool, *id)
+            .await?
+            .ok_or_else(|| Problem::not_found(format!("no job {id}")))?;
+        let version = job.version;
+        Ok((job, Some(version)))
+    })
+    .await
 }
 
 async fn run(
@@ -178,6 +203,11 @@ async fn run(
     Ok(command_answer(HttpResponse::Ok(), committed))
 }
 
+/// Redefine a job that has not started (honours If-Match).
+#[utoipa::path(put, path = "/api/v1/jobs/{id}", tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job")),
+    request_body = JobBody,
+    responses((status = 200, description = "Redefined", body = CommandAnswer)))]
 async fn update(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -192,6 +222,10 @@ async fn update(
     Ok(command_answer(HttpResponse::Ok(), committed))
 }
 
+/// Delete a job (its history stays).
+#[utoipa::path(delete, path = "/api/v1/jobs/{id}", tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job")),
+    responses((status = 200, description = "Deleted", body = CommandAnswer)))]
 async fn delete(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -203,6 +237,10 @@ async fn delete(
     run(&state, &ctx, *id, command).await
 }
 
+/// Start a run; a worker picks it up.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/start", tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job")),
+    responses((status = 200, description = "Started", body = CommandAnswer)))]
 async fn start(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -214,6 +252,10 @@ async fn start(
     run(&state, &ctx, *id, command).await
 }
 
+/// Run a failed or cancelled job again.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job")),
+    responses((status = 200, description = "Started again", body = CommandAnswer)))]
 async fn retry(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -225,12 +267,17 @@ async fn retry(
     run(&state, &ctx, *id, command).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CancelBody {
     reason: Option<String>,
 }
 
+/// Cancel a created or running job.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job")),
+    request_body(content = Option<CancelBody>, description = "Optional: why"),
+    responses((status = 200, description = "Cancelled", body = CommandAnswer)))]
 async fn cancel(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -259,6 +306,10 @@ async fn cancel(
     run(&state, &ctx, *id, command).await
 }
 
+/// The job's events, oldest first.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job")),
+    responses((status = 200, description = "Its history", body = History)))]
 async fn history(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     super::history(&state.pool, *id, "job").await
 }

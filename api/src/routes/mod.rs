@@ -16,8 +16,13 @@ use actix_web::{web, HttpResponse, HttpResponseBuilder};
 use commands::{Committed, StoredEvent};
 use serde::Serialize;
 
+use std::future::Future;
+
 use crate::access::Endpoint;
+use crate::problem::Problem;
+use crate::read_cache::ReadKey;
 use crate::request::Freshness;
+use crate::AppState;
 
 /// Every endpoint Recon serves, with its access rule (see `crate::access`).
 pub static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
@@ -30,6 +35,7 @@ pub static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
         sources::endpoints(),
         results::endpoints(),
         dashboard::endpoints(),
+        crate::docs::endpoints(),
     ]
     .into_iter()
     .flatten()
@@ -42,7 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// What every command answers: the aggregate, its new version and the store position of the
 /// command's last event (pass it as `wait_for_position` to read your own write).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CommandAnswer {
     pub id: uuid::Uuid,
     pub version: u64,
@@ -74,8 +80,71 @@ pub fn query_answer<T: Serialize>(freshness: Freshness, body: &T) -> HttpRespons
     builder.json(body)
 }
 
+/// A hot read, through the read cache (`crate::read_cache`): `load` runs on a miss, and its
+/// answer is kept unless the request asked to read its own write. The ETag is the read model's
+/// version when it has one, else a digest of the answer.
+pub async fn cached_read<T, Fut>(
+    state: &AppState,
+    key: ReadKey,
+    freshness: Freshness,
+    load: impl FnOnce() -> Fut,
+) -> Result<HttpResponse, Problem>
+where
+    T: Serialize,
+    Fut: Future<Output = Result<(T, Option<i64>), Problem>>,
+{
+    let resource = key.resource();
+    let generation = match freshness {
+        Freshness::NotRequested => state.read_cache.generation(),
+        Freshness::Reached | Freshness::TimedOut => None,
+    };
+    if let Some(hit) = generation.and_then(|_| state.read_cache.get(key)) {
+        state.metrics.read_cache(resource, "hit");
+        return Ok(json_answer(freshness, hit.body.clone(), &hit.etag));
+    }
+    state.metrics.read_cache(
+        resource,
+        if generation.is_some() {
+            "miss"
+        } else {
+            "bypass"
+        },
+    );
+    let (value, version) = load().await?;
+    let body = web::Bytes::from(serde_json::to_vec(&value).map_err(Problem::internal)?);
+    let tag = match version {
+        Some(v) => format!("\"{v}\""),
+        None => digest_etag(&body),
+    };
+    if let Some(generation) = generation {
+        state
+            .read_cache
+            .put(key, generation, body.clone(), tag.clone());
+    }
+    Ok(json_answer(freshness, body, &tag))
+}
+
+fn digest_etag(body: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(body);
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("W/\"{hex}\"")
+}
+
+fn json_answer(freshness: Freshness, body: web::Bytes, tag: &str) -> HttpResponse {
+    let mut builder = HttpResponse::Ok();
+    builder.content_type("application/json");
+    if let Ok(value) = HeaderValue::from_str(tag) {
+        builder.insert_header((header::ETAG, value));
+    }
+    if let Some(value) = freshness.header_value() {
+        builder.insert_header(("Recon-Consistency", value));
+    }
+    builder.body(body)
+}
+
 /// One event of an aggregate's history as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub position: i64,
     pub event_id: uuid::Uuid,
@@ -104,7 +173,7 @@ impl From<StoredEvent> for HistoryEntry {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct History {
     pub aggregate_id: String,
     pub aggregate_type: Option<String>,

@@ -1,16 +1,19 @@
 //! `/api/v1/projects`: create, list, get, update (PUT), archive, history.
 
+use super::{CommandAnswer, History};
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use domain::project::ProjectCommand;
 use domain::validation::{Description, Name, ValidationErrors};
 use domain::Currency;
-use serde::Deserialize;
+use projections::queries::{Page, ProjectView};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{command_answer, etag, query_answer};
+use super::{cached_read, command_answer, etag, query_answer};
 use crate::access::{endpoint, Authenticated, Endpoint, Scope, DELETE, GET, POST, PUT};
 use crate::problem::Problem;
+use crate::read_cache::ReadKey;
 use crate::request::{parse_json, CommandContext, Consistency, ListQuery};
 use crate::AppState;
 use domain::access::Need;
@@ -69,7 +72,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateProject {
     name: String,
@@ -78,7 +81,7 @@ struct CreateProject {
     base_currency: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateProject {
     name: String,
@@ -97,6 +100,11 @@ fn name_and_description(
     )
 }
 
+/// Create a project; the caller becomes its first member.
+#[utoipa::path(post, path = "/api/v1/projects", tag = "projects",
+    request_body = CreateProject,
+    responses((status = 201, description = "Created", body = CommandAnswer,
+        headers(("Location" = String, description = "The new project"), ("ETag" = String, description = "Its version")))))]
 async fn create(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -124,6 +132,9 @@ async fn create(
     Ok(command_answer(builder, committed))
 }
 
+/// Projects the caller may see (admins and auditors: all).
+#[utoipa::path(get, path = "/api/v1/projects", tag = "projects", params(ListQuery),
+    responses((status = 200, description = "A page of projects", body = Page<ProjectView>)))]
 async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -150,22 +161,33 @@ async fn list(
     Ok(query_answer(freshness, &page))
 }
 
+/// One project.
+#[utoipa::path(get, path = "/api/v1/projects/{id}", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"), Consistency),
+    responses((status = 200, description = "The project", body = ProjectView,
+        headers(("ETag" = String, description = "Its version, for If-Match and If-None-Match"))),
+        (status = 304, description = "Not modified (If-None-Match)")))]
 async fn get(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
     consistency: web::Query<Consistency>,
 ) -> Result<HttpResponse, Problem> {
     let freshness = consistency.wait(&state.pool).await?;
-    let project = projections::queries::get_project(&state.pool, *id)
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("no project {id}")))?;
-    let mut response = query_answer(freshness, &project);
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(project.version));
-    Ok(response)
+    cached_read(&state, ReadKey::Project(*id), freshness, || async {
+        let project = projections::queries::get_project(&state.pool, *id)
+            .await?
+            .ok_or_else(|| Problem::not_found(format!("no project {id}")))?;
+        let version = project.version;
+        Ok((project, Some(version)))
+    })
+    .await
 }
 
+/// Rename or re-describe a project (honours If-Match).
+#[utoipa::path(put, path = "/api/v1/projects/{id}", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project")),
+    request_body = UpdateProject,
+    responses((status = 200, description = "Updated", body = CommandAnswer)))]
 async fn update(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -187,6 +209,10 @@ async fn update(
     Ok(command_answer(HttpResponse::Ok(), committed))
 }
 
+/// Archive a project: it takes no new sources or jobs.
+#[utoipa::path(post, path = "/api/v1/projects/{id}/archive", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project")),
+    responses((status = 200, description = "Archived", body = CommandAnswer)))]
 async fn archive(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -199,33 +225,55 @@ async fn archive(
     Ok(command_answer(HttpResponse::Ok(), committed))
 }
 
+/// The project's events, oldest first.
+#[utoipa::path(get, path = "/api/v1/projects/{id}/events", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project")),
+    responses((status = 200, description = "Its history", body = History)))]
 async fn history(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     super::history(&state.pool, *id, "project").await
 }
 
-#[derive(Debug, Deserialize)]
+/// What `GET /projects/{id}/members` answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Members {
+    pub project_id: Uuid,
+    /// User ids.
+    pub members: Vec<Uuid>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MemberBody {
     user_id: Uuid,
 }
 
 /// The project's members (from the store, so a member added a moment ago is listed).
+/// The project's members.
+#[utoipa::path(get, path = "/api/v1/projects/{id}/members", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project")),
+    responses((status = 200, description = "Its members", body = Members,
+        headers(("ETag" = String, description = "The project's version")))))]
 async fn members(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     let project = state.store.load_project(*id).await?;
     if project.status == domain::ProjectStatus::Absent {
         return Err(Problem::not_found(format!("no project {id}")));
     }
     let members: Vec<Uuid> = project.members.iter().copied().collect();
-    let mut response = HttpResponse::Ok().json(serde_json::json!({
-        "project_id": *id,
-        "members": members,
-    }));
+    let mut response = HttpResponse::Ok().json(Members {
+        project_id: *id,
+        members,
+    });
     response
         .headers_mut()
         .insert(header::ETAG, etag(project.version as i64));
     Ok(response)
 }
 
+/// Add a user to the project.
+#[utoipa::path(post, path = "/api/v1/projects/{id}/members", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project")),
+    request_body = MemberBody,
+    responses((status = 200, description = "Added (or already a member)", body = CommandAnswer)))]
 async fn add_member(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -252,6 +300,10 @@ async fn add_member(
     Ok(command_answer(HttpResponse::Ok(), committed))
 }
 
+/// Remove a user from the project.
+#[utoipa::path(delete, path = "/api/v1/projects/{id}/members/{user_id}", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"), ("user_id" = Uuid, Path, description = "The member")),
+    responses((status = 200, description = "Removed", body = CommandAnswer)))]
 async fn remove_member(
     state: web::Data<AppState>,
     ctx: CommandContext,

@@ -4,9 +4,8 @@
 use actix_web::{web, HttpResponse};
 use domain::records::Side;
 use futures::stream;
-use projections::results::{self, ResultFilter, ResultKind};
-use serde::Deserialize;
-use serde_json::json;
+use projections::results::{self, ResultFilter, ResultKind, ResultPage};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{endpoint, Endpoint, Scope, GET};
@@ -38,14 +37,22 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ResultQuery {
+    /// Where the page starts: the previous page's `next_cursor` (default 0).
     cursor: Option<i64>,
+    /// Page size, 1 to 500 (default 50; exports ignore it).
     limit: Option<i64>,
+    /// `left` or `right`: required for `unmatched`.
     side: Option<String>,
+    /// Matches of this pass only (its index in the rule set).
     pass: Option<i32>,
+    /// Matches scored at least this, 0 to 1.
     min_score: Option<f64>,
+    /// Unmatched records in this currency only.
     currency: Option<String>,
+    /// Exports: `csv` (default) or `ndjson`.
     format: Option<String>,
 }
 
@@ -80,6 +87,16 @@ impl ResultQuery {
     }
 }
 
+/// What `GET /jobs/{id}/results` answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ResultsSummary {
+    pub job_id: Uuid,
+    pub run: u32,
+    pub counts: Option<projections::queries::JobCountsView>,
+    /// Per-currency values and the run's manifest.
+    pub outcome: Option<serde_json::Value>,
+}
+
 /// The run whose results are shown: the job's run, once completed.
 async fn completed_run(
     state: &AppState,
@@ -97,16 +114,27 @@ async fn completed_run(
     Ok((job.run as u32, job))
 }
 
+/// The completed run's counts and outcome.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/results", tag = "results",
+    params(("id" = Uuid, Path, description = "The job")),
+    responses((status = 200, description = "The run's summary", body = ResultsSummary),
+        (status = 409, description = "The job has no results yet", body = Problem, content_type = "application/problem+json")))]
 async fn summary(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     let (run, job) = completed_run(&state, *id).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "job_id": job.id,
-        "run": run,
-        "counts": job.counts,
-        "outcome": job.outcome,
-    })))
+    Ok(HttpResponse::Ok().json(ResultsSummary {
+        job_id: job.id,
+        run,
+        counts: job.counts,
+        outcome: job.outcome,
+    }))
 }
 
+/// A cursor page of the run's matches, unmatched records (`?side=`) or suggestions.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/results/{kind}", tag = "results",
+    params(("id" = Uuid, Path, description = "The job"),
+        ("kind" = String, Path, description = "`matches`, `unmatched` or `suggestions`"), ResultQuery),
+    responses((status = 200, description = "A page", body = ResultPage),
+        (status = 409, description = "The job has no results yet", body = Problem, content_type = "application/problem+json")))]
 async fn list(
     state: web::Data<AppState>,
     path: web::Path<(Uuid, String)>,
@@ -135,6 +163,13 @@ async fn list(
 
 /// Streams every item, page by page from the database, so an export of millions of rows never
 /// sits in memory.
+/// Every item of a result list, streamed as CSV or NDJSON.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/results/{kind}/export", tag = "results",
+    params(("id" = Uuid, Path, description = "The job"),
+        ("kind" = String, Path, description = "`matches`, `unmatched` or `suggestions`"), ResultQuery),
+    responses((status = 200, description = "The list", content(
+            (String = "text/csv"), (String = "application/x-ndjson"))),
+        (status = 409, description = "The job has no results yet", body = Problem, content_type = "application/problem+json")))]
 async fn export(
     state: web::Data<AppState>,
     path: web::Path<(Uuid, String)>,

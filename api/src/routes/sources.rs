@@ -1,19 +1,23 @@
 //! Data sources: `/api/v1/projects/{id}/sources` (create, list), `/api/v1/sources/{id}` (get,
 //! settings, file uploads, history) and `/api/v1/sources/preview`.
 
+use super::{CommandAnswer, History};
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use domain::data_source::DataSourceCommand;
 use domain::validation::{Name, ValidationErrors};
 use ingest::ImportSettings;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use projections::queries::{Page, SourceView};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sources::OnError;
+use sources::Preview;
 use uuid::Uuid;
 
-use super::{command_answer, etag, query_answer};
+use super::{cached_read, command_answer, etag, query_answer};
 use crate::access::{endpoint, Endpoint, Scope, GET, POST, PUT};
 use crate::problem::Problem;
+use crate::read_cache::ReadKey;
 use crate::request::{parse_json, CommandContext, Consistency, ListQuery};
 use crate::AppState;
 use domain::access::Need;
@@ -70,13 +74,20 @@ fn settings_from(value: &Value) -> Result<ImportSettings, Problem> {
     ImportSettings::parse(value, "settings").map_err(Problem::invalid)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateSource {
     name: String,
+    #[schema(value_type = ImportSettings)]
     settings: Value,
 }
 
+/// Create a data source in the project.
+#[utoipa::path(post, path = "/api/v1/projects/{id}/sources", tag = "sources",
+    params(("id" = Uuid, Path, description = "The project")),
+    request_body = CreateSource,
+    responses((status = 201, description = "Created", body = CommandAnswer,
+        headers(("Location" = String, description = "The new source"), ("ETag" = String, description = "Its version")))))]
 async fn create(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -106,6 +117,10 @@ async fn create(
     Ok(command_answer(builder, committed))
 }
 
+/// The project's data sources.
+#[utoipa::path(get, path = "/api/v1/projects/{id}/sources", tag = "sources",
+    params(("id" = Uuid, Path, description = "The project"), ListQuery),
+    responses((status = 200, description = "A page of sources", body = Page<SourceView>)))]
 async fn list(
     state: web::Data<AppState>,
     project_id: web::Path<Uuid>,
@@ -117,28 +132,40 @@ async fn list(
     Ok(query_answer(freshness, &page))
 }
 
+/// One data source.
+#[utoipa::path(get, path = "/api/v1/sources/{id}", tag = "sources",
+    params(("id" = Uuid, Path, description = "The source"), Consistency),
+    responses((status = 200, description = "The source", body = SourceView,
+        headers(("ETag" = String, description = "Its version"))),
+        (status = 304, description = "Not modified (If-None-Match)")))]
 async fn get(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
     consistency: web::Query<Consistency>,
 ) -> Result<HttpResponse, Problem> {
     let freshness = consistency.wait(&state.pool).await?;
-    let source = projections::queries::get_source(&state.pool, *id)
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("no data source {id}")))?;
-    let mut response = query_answer(freshness, &source);
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(source.version));
-    Ok(response)
+    cached_read(&state, ReadKey::Source(*id), freshness, || async {
+        let source = projections::queries::get_source(&state.pool, *id)
+            .await?
+            .ok_or_else(|| Problem::not_found(format!("no data source {id}")))?;
+        let version = source.version;
+        Ok((source, Some(version)))
+    })
+    .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SettingsBody {
+    #[schema(value_type = ImportSettings)]
     settings: Value,
 }
 
+/// Change how the source's files are read (honours If-Match).
+#[utoipa::path(put, path = "/api/v1/sources/{id}/settings", tag = "sources",
+    params(("id" = Uuid, Path, description = "The source")),
+    request_body = SettingsBody,
+    responses((status = 200, description = "Configured", body = CommandAnswer)))]
 async fn configure_settings(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -155,13 +182,38 @@ async fn configure_settings(
     Ok(command_answer(HttpResponse::Ok(), committed))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UploadQuery {
+    /// The file's name, as recorded (at most 255 printable characters; default `upload`).
     file_name: Option<String>,
+    /// `reject` (default: any bad row fails the upload) or `skip` (bad rows are listed and left out).
     on_error: Option<String>,
 }
 
+/// What an upload answers: the source's new version, the stored file and the import's outcome.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Uploaded {
+    /// The data source.
+    pub id: Uuid,
+    pub version: u64,
+    pub position: Option<i64>,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub import: ingest::ImportSummary,
+    /// The same content was imported before: nothing was added.
+    pub already_imported: bool,
+}
+
 /// Streams the body into the file store and imports it (`application::sources::upload`).
+/// Upload a file (the raw body) and import its records; a file uploaded before adds nothing.
+#[utoipa::path(post, path = "/api/v1/sources/{id}/files", tag = "sources",
+    params(("id" = Uuid, Path, description = "The source"), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file, as it is"),
+    responses((status = 201, description = "Received and imported", body = Uploaded,
+        headers(("ETag" = String, description = "The source's version"))),
+        (status = 413, description = "Larger than the upload limit", body = Problem, content_type = "application/problem+json")))]
 async fn upload(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -203,20 +255,21 @@ async fn upload(
     let (committed, stored, summary) = (uploaded.committed, uploaded.file, uploaded.summary);
     Ok(HttpResponse::Created()
         .insert_header((header::ETAG, etag(committed.version as i64)))
-        .json(json!({
-            "id": committed.id,
-            "version": committed.version,
-            "position": committed.position,
-            "sha256": stored.sha256,
-            "size_bytes": stored.size_bytes,
-            "import": summary,
-            "already_imported": summary.records_added == 0 && summary.duplicates > 0,
-        })))
+        .json(Uploaded {
+            id: committed.id,
+            version: committed.version,
+            position: committed.position,
+            sha256: stored.sha256,
+            size_bytes: stored.size_bytes,
+            already_imported: summary.records_added == 0 && summary.duplicates > 0,
+            import: summary,
+        }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PreviewBody {
+    #[schema(value_type = ImportSettings)]
     settings: Value,
     /// The first lines of a CSV file, as text.
     content: String,
@@ -225,6 +278,10 @@ struct PreviewBody {
 }
 
 /// Parses the first rows of a CSV with proposed settings; nothing is stored.
+/// Parse the first rows of a CSV with proposed settings; nothing is stored.
+#[utoipa::path(post, path = "/api/v1/sources/preview", tag = "sources",
+    request_body = PreviewBody,
+    responses((status = 200, description = "The parsed rows", body = Preview)))]
 async fn preview(body: web::Bytes) -> Result<HttpResponse, Problem> {
     let input: PreviewBody = parse_json(&body)?;
     let settings = settings_from(&input.settings)?;
@@ -251,6 +308,10 @@ async fn preview(body: web::Bytes) -> Result<HttpResponse, Problem> {
     Ok(HttpResponse::Ok().json(preview))
 }
 
+/// The source's events, oldest first.
+#[utoipa::path(get, path = "/api/v1/sources/{id}/events", tag = "sources",
+    params(("id" = Uuid, Path, description = "The source")),
+    responses((status = 200, description = "Its history", body = History)))]
 async fn history(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     super::history(&state.pool, *id, "data_source").await
 }

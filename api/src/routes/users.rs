@@ -1,9 +1,13 @@
 //! `/api/v1/users`: user administration (admins) and the caller's own profile and password.
 
+use super::CommandAnswer;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use application::identity::NewUser;
+use application::identity::UserView;
 use domain::Role;
+use projections::queries::Page;
+use projections::users::UserRow;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -55,7 +59,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateUser {
     email: String,
@@ -63,6 +67,12 @@ struct CreateUser {
     password: String,
 }
 
+/// Create a user (admins).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users",
+    request_body = CreateUser,
+    responses((status = 201, description = "Created", body = CommandAnswer,
+        headers(("Location" = String, description = "The new user"))),
+        (status = 409, description = "A user with this e-mail address exists", body = Problem, content_type = "application/problem+json")))]
 async fn create(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -86,20 +96,33 @@ async fn view(state: &AppState, id: Uuid) -> Result<HttpResponse, Problem> {
     Ok(response)
 }
 
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users",
+    responses((status = 200, description = "The caller", body = UserView)))]
 async fn me(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, Problem> {
     view(&state, caller.0.user_id).await
 }
 
+/// One user (admins).
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = Uuid, Path, description = "The user")),
+    responses((status = 200, description = "The user", body = UserView,
+        headers(("ETag" = String, description = "Its version")))))]
 async fn get(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     view(&state, *id).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleBody {
     role: String,
 }
 
+/// Change a user's role (admins).
+#[utoipa::path(put, path = "/api/v1/users/{id}/role", tag = "users",
+    params(("id" = Uuid, Path, description = "The user")),
+    request_body = RoleBody,
+    responses((status = 200, description = "Changed", body = CommandAnswer)))]
 async fn change_role(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -116,6 +139,10 @@ async fn change_role(
     Ok(command_answer(HttpResponse::Ok(), committed))
 }
 
+/// Disable a user: their sessions end and they cannot sign in (admins).
+#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users",
+    params(("id" = Uuid, Path, description = "The user")),
+    responses((status = 200, description = "Disabled", body = CommandAnswer)))]
 async fn disable(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -135,13 +162,17 @@ async fn disable(
     Ok(command_answer(HttpResponse::Ok(), committed))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordBody {
     current_password: String,
     new_password: String,
 }
 
+/// Change the caller's own password; their other sessions end.
+#[utoipa::path(put, path = "/api/v1/users/me/password", tag = "users",
+    request_body = PasswordBody,
+    responses((status = 200, description = "Changed", body = CommandAnswer)))]
 async fn change_password(
     state: web::Data<AppState>,
     ctx: CommandContext,
@@ -160,12 +191,17 @@ async fn change_password(
     Ok(command_answer(HttpResponse::Ok(), committed))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RoleFilter {
+    /// Only users with this role: `admin`, `operator`, `viewer` or `auditor`.
     role: Option<String>,
 }
 
 /// Users (from the `rm_users` read model): `?role=&status=&limit=&offset=`.
+/// Users (admins).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListQuery, RoleFilter),
+    responses((status = 200, description = "A page of users", body = Page<UserRow>)))]
 async fn list(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,

@@ -18,9 +18,10 @@ pub const FAILURES_BEFORE_LOCK: i32 = 5;
 pub const LOCK_DURATION: chrono::Duration = chrono::Duration::minutes(15);
 
 /// What a sign-in or a refresh answers. Tokens are secrets: never logged.
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 pub struct Session {
     pub access_token: String,
+    #[schema(value_type = String, example = "Bearer")]
     pub token_type: &'static str,
     /// Seconds the access token is valid.
     pub expires_in: i64,

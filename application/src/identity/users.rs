@@ -35,11 +35,13 @@ impl NewUser {
 }
 
 /// A user as the API shows it: never a password or a hash.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct UserView {
     pub user_id: Uuid,
     pub email: String,
+    #[schema(value_type = String, example = "operator")]
     pub role: Role,
+    #[schema(value_type = String, example = "active")]
     pub status: UserStatus,
     pub version: Version,
 }
