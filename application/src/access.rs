@@ -14,6 +14,7 @@ use domain::project::ProjectStatus;
 use domain::user::{Role, UserStatus};
 use uuid::Uuid;
 
+use crate::identity::tokens::Claims;
 use crate::identity::AccessTokens;
 
 /// How long a caller's role and status are trusted without reading the store again. A change
@@ -84,6 +85,11 @@ impl Gatekeeper {
             .tokens
             .verify(token)
             .ok_or(AccessError::Unauthenticated)?;
+        self.authenticate_verified(&claims).await
+    }
+
+    /// The caller of claims already verified (by [`AccessTokens::verify`]) for this request.
+    pub async fn authenticate_verified(&self, claims: &Claims) -> Result<Caller, AccessError> {
         if let Some(caller) = self.cached(claims.sub) {
             return Ok(caller);
         }

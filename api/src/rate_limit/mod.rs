@@ -15,7 +15,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::web;
+use actix_web::{web, HttpMessage};
 use uuid::Uuid;
 
 pub use gcra::Quota;
@@ -115,9 +115,13 @@ pub async fn limit(
     let (Some(state), Some(limiter), false) = (state, limiter, exempt) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let user = crate::access::bearer_token(req.request())
-        .and_then(|token| state.identity.tokens.verify(token))
-        .map(|claims| claims.sub);
+    let claims = crate::access::bearer_token(req.request())
+        .and_then(|token| state.identity.tokens.verify(token));
+    let user = claims.as_ref().map(|claims| claims.sub);
+    if let Some(claims) = claims {
+        // Authorisation uses these rather than verifying the signature a second time.
+        req.extensions_mut().insert(claims);
+    }
     let key = match user {
         Some(id) => Key::User(id),
         None => Key::Address(
