@@ -278,6 +278,7 @@ impl From<application::identity::UserError> for Problem {
             UserError::EmailTaken => Problem::conflict("email-taken", e.to_string()),
             UserError::NotFound => Problem::not_found(e.to_string()),
             UserError::WrongPassword => Problem::invalid_field("current_password", "is wrong"),
+            UserError::OwnAccount => Problem::conflict("refused", e.to_string()),
             UserError::Command(e) => e.into(),
             UserError::Hashing(s) => Problem::internal(s),
             UserError::Database(e) => e.into(),

@@ -19,6 +19,13 @@ use crate::problem::Problem;
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))?;
+    if let Some(path) = nul_character_at(&value, String::new()) {
+        // PostgreSQL stores no U+0000 in text or jsonb: refuse it here, for every field.
+        return Err(Problem::invalid_field(
+            &path,
+            "must not contain the NUL character (U+0000)",
+        ));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
@@ -32,6 +39,33 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
             None => Problem::invalid_field(if path.is_empty() { "(body)" } else { &path }, message),
         }
     })
+}
+
+/// The path of the first string (or key) holding U+0000, if any.
+fn nul_character_at(value: &serde_json::Value, path: String) -> Option<String> {
+    let here = || {
+        if path.is_empty() {
+            "(body)".to_string()
+        } else {
+            path.clone()
+        }
+    };
+    match value {
+        serde_json::Value::String(s) => s.contains('\0').then(here),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_character_at(v, format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let inner = join(&path, k);
+            if k.contains('\0') {
+                Some(inner)
+            } else {
+                nul_character_at(v, inner)
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn join(path: &str, field: &str) -> String {
@@ -285,6 +319,16 @@ mod tests {
         );
         let nested_missing = parse_json::<Body>(br#"{"name": "x", "inner": {}}"#).unwrap_err();
         assert_eq!(nested_missing.errors[0].path, "inner.id");
+    }
+
+    #[test]
+    fn a_nul_character_anywhere_is_refused_with_its_path() {
+        let nul =
+            parse_json::<serde_json::Value>(br#"{"a": {"b": ["ok", "x\u0000y"]}}"#).unwrap_err();
+        assert_eq!((nul.status, nul.errors[0].path.as_str()), (422, "a.b[1]"));
+        let key = parse_json::<serde_json::Value>(br#"{"k\u0000": 1}"#).unwrap_err();
+        assert_eq!(key.status, 422);
+        assert!(parse_json::<serde_json::Value>(br#"{"a": "fine \u00e5"}"#).is_ok());
     }
 
     #[test]

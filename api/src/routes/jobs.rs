@@ -69,6 +69,12 @@ pub fn endpoints() -> Vec<Endpoint> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct JobBody {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S",
+        example = "Bank vs ledger"
+    )]
     name: String,
     left_source_id: Uuid,
     right_source_id: Uuid,

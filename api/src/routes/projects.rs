@@ -75,17 +75,33 @@ pub fn endpoints() -> Vec<Endpoint> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateProject {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S",
+        example = "Bank vs ledger"
+    )]
     name: String,
     #[serde(default)]
+    #[schema(max_length = 4000)]
     description: String,
+    /// A three-letter ISO 4217 code.
+    #[schema(pattern = "^[A-Za-z]{3}$", example = "EUR")]
     base_currency: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateProject {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S",
+        example = "Bank vs ledger"
+    )]
     name: String,
     #[serde(default)]
+    #[schema(max_length = 4000)]
     description: String,
 }
 

@@ -77,6 +77,12 @@ fn settings_from(value: &Value) -> Result<ImportSettings, Problem> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateSource {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S",
+        example = "Bank vs ledger"
+    )]
     name: String,
     #[schema(value_type = ImportSettings)]
     settings: Value,

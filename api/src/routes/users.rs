@@ -62,8 +62,12 @@ pub fn endpoints() -> Vec<Endpoint> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateUser {
+    #[schema(format = "email", example = "ana@example.com")]
     email: String,
+    #[schema(pattern = "^(admin|operator|viewer|auditor)$", example = "operator")]
     role: String,
+    /// 12 to 256 bytes.
+    #[schema(min_length = 12, max_length = 256)]
     password: String,
 }
 
@@ -115,6 +119,7 @@ async fn get(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResp
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleBody {
+    #[schema(pattern = "^(admin|operator|viewer|auditor)$", example = "viewer")]
     role: String,
 }
 
@@ -133,7 +138,13 @@ async fn change_role(
     let role = Role::parse(&input.role).map_err(|m| Problem::invalid_field("role", m))?;
     let committed = state
         .identity
-        .change_role(*id, role, ctx.expected_version, &ctx.metadata)
+        .change_role(
+            ctx.caller.user_id,
+            *id,
+            role,
+            ctx.expected_version,
+            &ctx.metadata,
+        )
         .await?;
     state.gate.forget(*id);
     Ok(command_answer(HttpResponse::Ok(), committed))
@@ -148,15 +159,9 @@ async fn disable(
     ctx: CommandContext,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, Problem> {
-    if *id == ctx.caller.user_id {
-        return Err(Problem::conflict(
-            "refused",
-            "an admin cannot disable themselves",
-        ));
-    }
     let committed = state
         .identity
-        .disable(*id, ctx.expected_version, &ctx.metadata)
+        .disable(ctx.caller.user_id, *id, ctx.expected_version, &ctx.metadata)
         .await?;
     state.gate.forget(*id);
     Ok(command_answer(HttpResponse::Ok(), committed))
@@ -166,6 +171,8 @@ async fn disable(
 #[serde(deny_unknown_fields)]
 struct PasswordBody {
     current_password: String,
+    /// 12 to 256 bytes.
+    #[schema(min_length = 12, max_length = 256)]
     new_password: String,
 }
 

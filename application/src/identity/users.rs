@@ -68,6 +68,10 @@ pub enum UserError {
     NotFound,
     #[error("the current password is wrong")]
     WrongPassword,
+    /// Admins cannot demote or disable themselves, so the last admin cannot lock everyone out
+    /// by mistake; another admin must do it.
+    #[error("an admin cannot change their own role or disable themselves; another admin must")]
+    OwnAccount,
     #[error(transparent)]
     Command(#[from] CommandError<domain::UserError>),
     #[error("cannot hash the password: {0}")]
@@ -178,13 +182,18 @@ impl Identity {
         Ok(())
     }
 
+    /// Changes user `id`'s role, as admin `by`.
     pub async fn change_role(
         &self,
+        by: Uuid,
         id: Uuid,
         role: Role,
         expected_version: Option<Version>,
         metadata: &CommandMetadata,
     ) -> Result<Committed, UserError> {
+        if by == id {
+            return Err(UserError::OwnAccount);
+        }
         let command = UserCommand::ChangeRole {
             expected_version,
             role,
@@ -192,12 +201,17 @@ impl Identity {
         Ok(self.store.user(id, command, metadata).await?)
     }
 
+    /// Disables user `id`, as admin `by`.
     pub async fn disable(
         &self,
+        by: Uuid,
         id: Uuid,
         expected_version: Option<Version>,
         metadata: &CommandMetadata,
     ) -> Result<Committed, UserError> {
+        if by == id {
+            return Err(UserError::OwnAccount);
+        }
         let committed = self
             .store
             .user(id, UserCommand::Disable { expected_version }, metadata)
