@@ -9,7 +9,7 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use sqlx::PgPool;
 
-use crate::metrics::Metrics;
+use crate::metrics::{JobRunCounts, Metrics};
 use crate::routes::health;
 
 struct OpsState {
@@ -21,23 +21,29 @@ async fn ready(state: web::Data<OpsState>) -> HttpResponse {
     health::readiness(&state.pool).await
 }
 
-async fn metrics(state: web::Data<OpsState>) -> HttpResponse {
+async fn scrape(state: web::Data<OpsState>) -> HttpResponse {
     crate::metrics::render(&state.metrics, &state.pool).await
 }
 
-/// Serves `/health`, `/ready` and `/metrics` (pool and projection lag) on `listener`.
-pub fn serve(listener: TcpListener, pool: PgPool) -> std::io::Result<Server> {
-    let state = web::Data::new(OpsState {
-        pool,
-        // The metric names are constants; `metrics::tests` checks they register.
-        metrics: Arc::new(Metrics::new().expect("metric names are valid and unique")),
-    });
+/// Serves `/health`, `/ready` and `/metrics` (pool, projection and relay lag, and the job runs
+/// of `job_runs` when the process runs the worker) on `listener`.
+pub fn serve(
+    listener: TcpListener,
+    pool: PgPool,
+    job_runs: Option<JobRunCounts>,
+) -> std::io::Result<Server> {
+    // The metric names are constants; `metrics::tests` checks they register.
+    let metrics = Arc::new(Metrics::new().expect("metric names are valid and unique"));
+    if let Some(counts) = job_runs {
+        metrics.count_job_runs(counts);
+    }
+    let state = web::Data::new(OpsState { pool, metrics });
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .route("/health", web::get().to(health::health))
             .route("/ready", web::get().to(ready))
-            .route("/metrics", web::get().to(metrics))
+            .route("/metrics", web::get().to(scrape))
     })
     .workers(1)
     .disable_signals()

@@ -58,6 +58,8 @@ pub struct ReadCache {
     entries: moka::sync::Cache<ReadKey, Arc<CachedRead>>,
     generation: AtomicU64,
     listening: AtomicBool,
+    /// Off: never listens, so every read goes to the read models.
+    enabled: bool,
 }
 
 impl Default for ReadCache {
@@ -75,6 +77,15 @@ impl ReadCache {
                 .build(),
             generation: AtomicU64::new(0),
             listening: AtomicBool::new(false),
+            enabled: true,
+        }
+    }
+
+    /// A cache that keeps nothing (`RECON_READ_CACHE=off`).
+    pub fn off() -> Self {
+        Self {
+            enabled: false,
+            ..Self::new()
         }
     }
 
@@ -118,6 +129,9 @@ impl ReadCache {
 
     /// Listens for read-model changes until the process ends, reconnecting after failures.
     pub async fn follow(self: Arc<Self>, pool: PgPool) {
+        if !self.enabled {
+            return;
+        }
         loop {
             match PgListener::connect_with(&pool).await {
                 Ok(mut listener) => match listener.listen(projections::changes::CHANNEL).await {

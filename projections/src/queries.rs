@@ -254,7 +254,7 @@ pub async fn dashboard(pool: &PgPool) -> Result<Dashboard, sqlx::Error> {
     })
 }
 
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct ProjectionStatus {
     #[schema(value_type = String)]
     pub projection: &'static str,
@@ -262,6 +262,8 @@ pub struct ProjectionStatus {
     pub events_applied: i64,
     /// Events committed to the store that the read models have not applied yet.
     pub lag: i64,
+    /// How old the oldest of them is (0 when none).
+    pub lag_seconds: f64,
 }
 
 /// How far behind the store the read models are. Each aggregate's sequence starts at 1 with no
@@ -274,11 +276,24 @@ pub async fn projection_status(pool: &PgPool) -> Result<ProjectionStatus, sqlx::
     .bind(READ_MODELS)
     .fetch_one(pool)
     .await?;
+    let lag = (in_store - applied).max(0);
+    // Unapplied events are among the newest: look at the last `lag` events by position, with a
+    // margin for transactions that took a position earlier and committed later.
+    let lag_seconds = if lag == 0 {
+        0.0
+    } else {
+        sqlx::query_scalar::<_, f64>(include_str!("sql/oldest_unapplied.sql"))
+            .bind(READ_MODELS)
+            .bind(lag + 1000)
+            .fetch_one(pool)
+            .await?
+    };
     Ok(ProjectionStatus {
         projection: READ_MODELS,
         events_in_store: in_store,
         events_applied: applied,
-        lag: (in_store - applied).max(0),
+        lag,
+        lag_seconds,
     })
 }
 

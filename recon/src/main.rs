@@ -172,6 +172,11 @@ struct Config {
         global = true
     )]
     rate_limit_users: String,
+    /// `on` (default): hot reads (a project, job, source, the dashboard) are cached and
+    /// invalidated by the projectors' change notifications; `off`: every read goes to the
+    /// read models.
+    #[arg(long, env = "RECON_READ_CACHE", default_value = "on", global = true)]
+    read_cache: String,
 }
 
 /// The configured request limits (None when `RECON_RATE_LIMIT=off`).
@@ -317,10 +322,11 @@ async fn run_role(role: Option<Role>, config: &Config, db: &Database) -> Result<
     let mut roles: Vec<JoinHandle<Result<()>>> = Vec::new();
     let store = Arc::new(CommandStore::new(db.pool.clone()));
     let mut server = None;
+    let runs_worker = matches!(role, Some(Role::Worker) | None);
     match role {
         Some(Role::Migrate) => return Ok(ExitCode::SUCCESS),
         Some(Role::Replay { .. }) | Some(Role::Users { .. }) => unreachable!("handled above"),
-        Some(Role::Serve) => server = Some(start_api(config, store.clone(), tokens)?),
+        Some(Role::Serve) => server = Some(start_api(config, store.clone(), tokens, false)?),
         Some(Role::Relay) => roles.push(start_relay(config, db, shutdown.clone())?),
         Some(Role::Project) => roles.push(start_projector(config, db, &store, shutdown.clone())),
         Some(Role::Worker) => roles.push(start_worker(config, db, &store, shutdown.clone())),
@@ -330,7 +336,7 @@ async fn run_role(role: Option<Role>, config: &Config, db: &Database) -> Result<
             }
             roles.push(start_projector(config, db, &store, shutdown.clone()));
             roles.push(start_worker(config, db, &store, shutdown.clone()));
-            server = Some(start_api(config, store.clone(), tokens.clone())?);
+            server = Some(start_api(config, store.clone(), tokens.clone(), true)?);
             let identity = application::Identity::new(store.clone(), tokens);
             if let Ok(false) = identity.any_user().await {
                 tracing::warn!("no user exists yet; create the first admin with: recon users create --email you@example.com --role admin");
@@ -340,7 +346,9 @@ async fn run_role(role: Option<Role>, config: &Config, db: &Database) -> Result<
     }
     if server.is_none() {
         if let Some(addr) = &config.ops_addr {
-            server = Some(start_operations(addr, &db.pool)?);
+            let job_runs =
+                runs_worker.then_some(worker::outcomes::counts as api::metrics::JobRunCounts);
+            server = Some(start_operations(addr, &db.pool, job_runs)?);
         }
     }
     let handle = server.as_ref().map(|s| s.handle());
@@ -402,10 +410,13 @@ async fn shutdown_signal() {
     }
 }
 
+/// `runs_worker`: this process runs the worker too (embedded mode), so `/metrics` counts its
+/// job runs.
 fn start_api(
     config: &Config,
     store: Arc<CommandStore>,
     tokens: Arc<application::identity::AccessTokens>,
+    runs_worker: bool,
 ) -> Result<actix_web::dev::Server> {
     let listener = TcpListener::bind(&config.http_addr)
         .with_context(|| format!("binding {}", config.http_addr))?;
@@ -428,18 +439,30 @@ fn start_api(
         .collect();
     app_state.rate_limiter =
         rate_limits(config)?.map(|l| Arc::new(api::rate_limit::RateLimiter::new(l)));
+    app_state.read_cache = match config.read_cache.trim() {
+        "on" => app_state.read_cache,
+        "off" => Arc::new(api::read_cache::ReadCache::off()),
+        other => anyhow::bail!("RECON_READ_CACHE must be `on` or `off`, not `{other}`"),
+    };
+    if runs_worker {
+        app_state.metrics.count_job_runs(worker::outcomes::counts);
+    }
     let state = actix_web::web::Data::new(app_state);
     Ok(api::serve(listener, state, config.http_workers)?)
 }
 
 /// `/health`, `/ready` and `/metrics` for a role that serves no API.
-fn start_operations(addr: &str, pool: &sqlx::PgPool) -> Result<actix_web::dev::Server> {
+fn start_operations(
+    addr: &str,
+    pool: &sqlx::PgPool,
+    job_runs: Option<api::metrics::JobRunCounts>,
+) -> Result<actix_web::dev::Server> {
     let listener = TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, "operations endpoints listening");
     // Printed on stdout so scripts and tests can find a port chosen with :0.
     println!("recon operations on http://{local}");
-    Ok(api::operations::serve(listener, pool.clone())?)
+    Ok(api::operations::serve(listener, pool.clone(), job_runs)?)
 }
 
 fn kafka_brokers(config: &Config) -> Result<String> {

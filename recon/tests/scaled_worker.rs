@@ -7,87 +7,16 @@ mod support;
 use std::time::{Duration, Instant};
 
 use commands::CommandStore;
-use domain::data_source::DataSourceCommand;
-use domain::job::{JobCommand, JobDefinition};
-use domain::project::ProjectCommand;
-use domain::validation::{Description, Name};
-use domain::{Currency, JobStatus};
-use serde_json::json;
-use support::{eventually, meta, Pipeline};
-use uuid::Uuid;
+use domain::job::JobCommand;
+use domain::JobStatus;
+use support::{eventually, meta, seed_job, Pipeline};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_workers_job_is_taken_over_and_completed_once() {
     let pipeline = Pipeline::new().await;
     let pool = pipeline.db.pool.clone();
     let store = CommandStore::new(pool.clone());
-    let project = Uuid::new_v4();
-    store
-        .project(
-            project,
-            ProjectCommand::Create {
-                project_id: project,
-                name: Name::parse("P").unwrap(),
-                description: Description::default(),
-                base_currency: Currency::parse("EUR").unwrap(),
-                owner: None,
-            },
-            &meta(),
-        )
-        .await
-        .unwrap();
-    let (left, right) = (Uuid::new_v4(), Uuid::new_v4());
-    for (id, prefix) in [(left, "L"), (right, "R")] {
-        store
-            .data_source(
-                id,
-                DataSourceCommand::Create {
-                    source_id: id,
-                    project_id: project,
-                    name: Name::parse(prefix).unwrap(),
-                    settings: json!({"format": "mt940"}),
-                },
-                &meta(),
-            )
-            .await
-            .unwrap();
-        sqlx::query(
-            "INSERT INTO source_records (source_id, fingerprint, file_sha256, row_number, record_id, booking_date, amount, currency, reference)
-             SELECT $1, md5($2 || i), 'test', i, $2 || i, date '2026-01-01' + (i % 20), (i % 5000) + 1, 'EUR', 'REF-' || i
-             FROM generate_series(1, 400000) AS i",
-        )
-        .bind(id)
-        .bind(prefix)
-        .execute(&pool)
-        .await
-        .unwrap();
-        let file = domain::data_source::ImportedFile {
-            file_name: "generated".into(),
-            sha256: "test".into(),
-            size_bytes: 0,
-            settings: json!({"format": "mt940"}),
-            rows_read: 400_000,
-            records_added: 400_000,
-            duplicates: 0,
-            rows_skipped: 0,
-            errors_total: 0,
-        };
-        store
-            .data_source(id, DataSourceCommand::RecordImport { file }, &meta())
-            .await
-            .unwrap();
-    }
-    let rules = json!({"version": 1, "passes": [{"name": "ref", "cardinality": "one_to_one", "reference": {}, "amount_tolerance": {"absolute": "0.01"}}]});
-    let job = Uuid::new_v4();
-    store
-        .create_job(
-            project,
-            job,
-            JobDefinition::parse("big", left, right, rules).unwrap(),
-            &meta(),
-        )
-        .await
-        .unwrap();
+    let job = seed_job(&store, &pool, 400_000).await;
 
     let mut relay = pipeline.spawn("relay", "relay");
     let mut projector = pipeline.spawn("project", "project");

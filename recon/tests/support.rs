@@ -8,10 +8,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use commands::{CommandMetadata, CommandStore};
+use domain::data_source::DataSourceCommand;
 use domain::job::{JobCommand, JobDefinition};
 use domain::project::ProjectCommand;
 use domain::validation::{Description, Name};
 use domain::Currency;
+use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -149,6 +151,80 @@ pub fn meta() -> CommandMetadata {
 
 /// One unit of work: a project with a job that is started, and every third job cancelled.
 /// Produces 3 or 4 events.
+/// A project with two data sources of `records` generated records each (written straight into
+/// the record store) and a 1:1 job between them, not started. Returns the job's id.
+pub async fn seed_job(store: &CommandStore, pool: &PgPool, records: i64) -> Uuid {
+    let project = Uuid::new_v4();
+    store
+        .project(
+            project,
+            ProjectCommand::Create {
+                project_id: project,
+                name: Name::parse("P").unwrap(),
+                description: Description::default(),
+                base_currency: Currency::parse("EUR").unwrap(),
+                owner: None,
+            },
+            &meta(),
+        )
+        .await
+        .unwrap();
+    let (left, right) = (Uuid::new_v4(), Uuid::new_v4());
+    for (id, prefix) in [(left, "L"), (right, "R")] {
+        store
+            .data_source(
+                id,
+                DataSourceCommand::Create {
+                    source_id: id,
+                    project_id: project,
+                    name: Name::parse(prefix).unwrap(),
+                    settings: json!({"format": "mt940"}),
+                },
+                &meta(),
+            )
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO source_records (source_id, fingerprint, file_sha256, row_number, record_id, booking_date, amount, currency, reference)
+             SELECT $1, md5($2 || i), 'test', i, $2 || i, date '2026-01-01' + (i % 20), (i % 5000) + 1, 'EUR', 'REF-' || i
+             FROM generate_series(1, $3::int) AS i",
+        )
+        .bind(id)
+        .bind(prefix)
+        .bind(records)
+        .execute(pool)
+        .await
+        .unwrap();
+        let file = domain::data_source::ImportedFile {
+            file_name: "generated".into(),
+            sha256: "test".into(),
+            size_bytes: 0,
+            settings: json!({"format": "mt940"}),
+            rows_read: records as u64,
+            records_added: records as u64,
+            duplicates: 0,
+            rows_skipped: 0,
+            errors_total: 0,
+        };
+        store
+            .data_source(id, DataSourceCommand::RecordImport { file }, &meta())
+            .await
+            .unwrap();
+    }
+    let rules = json!({"version": 1, "passes": [{"name": "ref", "cardinality": "one_to_one", "reference": {}, "amount_tolerance": {"absolute": "0.01"}}]});
+    let job = Uuid::new_v4();
+    store
+        .create_job(
+            project,
+            job,
+            JobDefinition::parse("big", left, right, rules).unwrap(),
+            &meta(),
+        )
+        .await
+        .unwrap();
+    job
+}
+
 pub async fn write_project_with_job(store: &CommandStore, i: usize) {
     let project = Uuid::now_v7();
     store

@@ -93,12 +93,14 @@ async fn claim_and_run(
     run: u32,
 ) {
     match leases::try_claim(pool, job, run, &config.run.worker_id, config.run.lease).await {
-        Ok(true) => {
-            if let Err(e) = run_job(pool, store, job, run, &config.run).await {
+        Ok(true) => match run_job(pool, store, job, run, &config.run).await {
+            Ok(end) => crate::outcomes::record(Some(&end)),
+            Err(e) => {
+                crate::outcomes::record(None);
                 tracing::error!(%job, run, error = %e, "run failed");
                 let _ = leases::release(pool, job, run, &config.run.worker_id).await;
             }
-        }
+        },
         Ok(false) => {}
         Err(e) => tracing::warn!(%job, error = %e, "cannot claim"),
     }

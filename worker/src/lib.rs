@@ -11,6 +11,7 @@
 
 pub mod dispatch;
 pub mod leases;
+pub mod outcomes;
 pub mod results;
 pub mod run;
 

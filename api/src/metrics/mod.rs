@@ -1,8 +1,9 @@
 //! `/metrics` in the Prometheus text format: HTTP requests by route template, status and
-//! duration; the database pool; projection lag; rate-limit refusals; idempotent replays.
-//! Failed sign-ins are `recon_http_requests_total{route="/api/v1/auth/login",status="401"}`
-//! (and `"429"` for locked addresses).
+//! duration; the database pool; projection and relay lag (events and seconds, measured at
+//! scrape time); job runs by outcome (in a process that runs the worker); read-cache outcomes;
+//! rate-limit refusals; idempotent replays; failed sign-ins.
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -10,8 +11,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 use crate::AppState;
@@ -26,7 +27,16 @@ pub struct Metrics {
     read_cache: IntCounterVec,
     pool: IntGaugeVec,
     projection: IntGaugeVec,
+    projection_lag_seconds: Gauge,
+    relay: IntGaugeVec,
+    relay_lag_seconds: GaugeVec,
+    job_runs: IntCounterVec,
+    /// Where this process's job-run counts come from, if it runs the worker.
+    job_run_counts: OnceLock<JobRunCounts>,
 }
+
+/// The job runs of this process by outcome (`worker::outcomes::counts`).
+pub type JobRunCounts = fn() -> Vec<(&'static str, u64)>;
 
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
@@ -75,8 +85,37 @@ impl Metrics {
             ),
             &["measure"],
         )?;
+        let projection_lag_seconds = Gauge::new(
+            "recon_projection_lag_seconds",
+            "Age of the oldest event the read models have not applied (0 when none)",
+        )?;
+        let relay = IntGaugeVec::new(
+            Opts::new(
+                "recon_relay",
+                "Per relay: events committed but not yet published to Kafka, and events published",
+            ),
+            &["relay", "measure"],
+        )?;
+        let relay_lag_seconds = GaugeVec::new(
+            Opts::new(
+                "recon_relay_lag_seconds",
+                "Per relay: age of the oldest event not yet published (0 when none)",
+            ),
+            &["relay"],
+        )?;
+        let job_runs = IntCounterVec::new(
+            Opts::new(
+                "recon_job_runs_total",
+                "Job runs of this process's worker by outcome: completed, failed, stopped, not_running, error",
+            ),
+            &["outcome"],
+        )?;
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(projection_lag_seconds.clone()),
+            Box::new(relay.clone()),
+            Box::new(relay_lag_seconds.clone()),
+            Box::new(job_runs.clone()),
             Box::new(durations.clone()),
             Box::new(rate_limited.clone()),
             Box::new(idempotent_replays.clone()),
@@ -97,7 +136,17 @@ impl Metrics {
             read_cache,
             pool,
             projection,
+            projection_lag_seconds,
+            relay,
+            relay_lag_seconds,
+            job_runs,
+            job_run_counts: OnceLock::new(),
         })
+    }
+
+    /// Reports this process's job runs (call once, in a process that runs the worker).
+    pub fn count_job_runs(&self, counts: JobRunCounts) {
+        let _ = self.job_run_counts.set(counts);
     }
 
     /// Counts a hot read (`crate::read_cache`).
@@ -164,8 +213,34 @@ pub async fn render(m: &Metrics, pool: &sqlx::PgPool) -> HttpResponse {
             m.projection
                 .with_label_values(&["lag_events"])
                 .set(status.lag);
+            m.projection_lag_seconds.set(status.lag_seconds);
         }
         Err(e) => tracing::debug!(error = %e, "projection status unavailable for /metrics"),
+    }
+    match sqlx::query_as::<_, (String, i64, f64, i64)>(include_str!("relay_lag.sql"))
+        .fetch_all(pool)
+        .await
+    {
+        Ok(relays) => {
+            for (relay, lag_events, lag_seconds, published) in relays {
+                m.relay
+                    .with_label_values(&[&relay, "lag_events"])
+                    .set(lag_events);
+                m.relay
+                    .with_label_values(&[&relay, "published_events"])
+                    .set(published);
+                m.relay_lag_seconds
+                    .with_label_values(&[&relay])
+                    .set(lag_seconds);
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "relay lag unavailable for /metrics"),
+    }
+    if let Some(counts) = m.job_run_counts.get() {
+        for (outcome, n) in counts() {
+            let counter = m.job_runs.with_label_values(&[outcome]);
+            counter.inc_by(n.saturating_sub(counter.get()));
+        }
     }
     let mut out = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&m.registry.gather(), &mut out) {
