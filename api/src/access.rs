@@ -70,8 +70,11 @@ struct Rule {
     scope: Scope,
 }
 
-/// Registers the endpoints, one resource per path (in table order), each wrapped in the
-/// authorisation of its methods.
+/// Registers the endpoints, one resource per path, each wrapped in the authorisation of its
+/// methods. Paths under `/api/v1/<collection>` are grouped in one scope per collection, static
+/// paths before templated ones: actix tries resources in order, and a templated path costs a
+/// regular-expression match, so a request is matched only against its own collection's paths
+/// (a static path such as `/users/me` still wins over `/users/{id}`).
 pub fn register(cfg: &mut web::ServiceConfig, table: &'static [Endpoint]) {
     let mut paths: Vec<&'static str> = Vec::new();
     for e in table {
@@ -79,26 +82,69 @@ pub fn register(cfg: &mut web::ServiceConfig, table: &'static [Endpoint]) {
             paths.push(e.path);
         }
     }
+    // Stable: the table's order among static paths and among templated ones is kept.
+    paths.sort_by_key(|p| p.contains('{'));
+    let mut collections: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
     for path in paths {
-        let here: Vec<&'static Endpoint> = table.iter().filter(|e| e.path == path).collect();
-        let rules: Rc<Vec<Rule>> = Rc::new(
-            here.iter()
-                .map(|e| Rule {
-                    method: &e.method,
-                    need: e.need,
-                    scope: e.scope,
-                })
-                .collect(),
-        );
-        let mut resource = web::resource(path);
-        for e in &here {
-            resource = resource.route((e.route)());
+        match collection_of(path) {
+            Some(prefix) => match collections.iter_mut().find(|(p, _)| *p == prefix) {
+                Some((_, members)) => members.push(path),
+                None => collections.push((prefix, vec![path])),
+            },
+            None => {
+                cfg.service(resource(table, path, path));
+            }
         }
-        cfg.service(resource.wrap(from_fn(move |req, next| {
-            let rules = rules.clone();
-            authorize(req, next, rules)
-        })));
     }
+    for (prefix, members) in collections {
+        let mut scope = web::scope(prefix);
+        for path in members {
+            scope = scope.service(resource(table, path, &path[prefix.len()..]));
+        }
+        cfg.service(scope);
+    }
+}
+
+/// `/api/v1/<collection>` of a path under the API, if it has one.
+fn collection_of(path: &'static str) -> Option<&'static str> {
+    let rest = path.strip_prefix("/api/v1/")?;
+    let name = rest.split('/').next()?;
+    (!name.is_empty() && !name.contains('{')).then(|| &path[.."/api/v1/".len() + name.len()])
+}
+
+/// The resource of `path` (registered as `relative` inside its scope) with its methods' routes
+/// and their authorisation.
+fn resource(
+    table: &'static [Endpoint],
+    path: &'static str,
+    relative: &str,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let here: Vec<&'static Endpoint> = table.iter().filter(|e| e.path == path).collect();
+    let rules: Rc<Vec<Rule>> = Rc::new(
+        here.iter()
+            .map(|e| Rule {
+                method: &e.method,
+                need: e.need,
+                scope: e.scope,
+            })
+            .collect(),
+    );
+    let mut resource = web::resource(relative);
+    for e in &here {
+        resource = resource.route((e.route)());
+    }
+    resource.wrap(from_fn(move |req, next| {
+        let rules = rules.clone();
+        authorize(req, next, rules)
+    }))
 }
 
 async fn authorize(

@@ -6,11 +6,8 @@
 //! `X-Forwarded-Proto` from the proxy in front).
 
 use actix_cors::Cors;
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::Method;
-use actix_web::middleware::Next;
 
 /// Request headers a browser client may send.
 const ALLOWED: &[&str] = &[
@@ -53,18 +50,11 @@ pub fn cors(origins: &[String]) -> Cors {
     cors
 }
 
-/// Adds `Strict-Transport-Security` to answers of requests that came over TLS.
-pub async fn hsts(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let tls = req.connection_info().scheme() == "https";
-    let mut res = next.call(req).await?.map_into_boxed_body();
-    if tls {
-        res.headers_mut().insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
-    }
-    Ok(res)
+/// `Strict-Transport-Security`, sent on answers to requests that came over TLS.
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// Whether the request came over TLS: directly, or through a proxy that says so
+/// (`Forwarded: proto=https`, `X-Forwarded-Proto: https`).
+pub fn came_over_tls(req: &ServiceRequest) -> bool {
+    req.connection_info().scheme() == "https"
 }

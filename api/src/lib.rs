@@ -21,13 +21,20 @@ use actix_web::dev::ServiceResponse;
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::middleware::{Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{Compress, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use commands::CommandStore;
 use sqlx::PgPool;
 
 use crate::problem::Problem;
 use crate::request::{request_id_from, RequestId};
+
+/// Sent with every answer.
+const SECURITY_HEADERS: [(&str, &str); 3] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+];
 
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -169,25 +176,30 @@ pub fn serve(
             .wrap(actix_web::middleware::from_fn(rate_limit::limit))
             .wrap(actix_web::middleware::from_fn(metrics::observe))
             .wrap(Compress::default())
-            .wrap(
-                DefaultHeaders::new()
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("X-Frame-Options", "DENY"))
-                    .add(("Referrer-Policy", "no-referrer")),
-            )
-            .wrap(actix_web::middleware::from_fn(cors::hsts))
             // Outside authentication and limits: a preflight is answered before either.
             .wrap(cors)
+            // Outermost, one layer: the request id, and the headers every answer carries.
             .wrap_fn(|req, srv| {
                 let request_id = request_id_from(&req);
                 req.extensions_mut().insert(RequestId(request_id.clone()));
+                let tls = cors::came_over_tls(&req);
                 let span = tracing::info_span!("http", method = %req.method(), path = %req.path(), request_id = %request_id);
                 let fut = srv.call(req);
                 async move {
                     let _entered = span.enter();
                     let mut res = fut.await?;
+                    let headers = res.headers_mut();
                     if let Ok(value) = HeaderValue::from_str(&request_id) {
-                        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+                        headers.insert(HeaderName::from_static("x-request-id"), value);
+                    }
+                    for (name, value) in SECURITY_HEADERS {
+                        headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+                    }
+                    if tls {
+                        headers.insert(
+                            actix_web::http::header::STRICT_TRANSPORT_SECURITY,
+                            HeaderValue::from_static(cors::HSTS),
+                        );
                     }
                     Ok(res)
                 }

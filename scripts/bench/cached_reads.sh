@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Read benchmark, one run: a trivial actix-web handler (bench/src/bin/trivial_http.rs: same
 # actix-web, allocator and worker count, no middleware) beside GET /api/v1/dashboard/summary
-# through Recon's whole stack (request id, CORS, headers, metrics, rate-limit check, bearer
+# of an embedded `recon` (its projector and worker running too) through the whole stack (request id, CORS, headers, metrics, rate-limit check, bearer
 # token, the Oversee rule, If-None-Match, the read cache), then the same read with the cache off
 # (RECON_READ_CACHE=off, every read goes to PostgreSQL). Same connections, threads and duration
 # for each phase, one after the other. Prints the figures and the ratios.
@@ -61,11 +61,13 @@ trivial_port="$(free_port)"
 pids+=($!)
 wait_for "http://127.0.0.1:$trivial_port/" || { cat "$work/trivial.out" >&2; exit 1; }
 
-# Starts recon serve with RECON_READ_CACHE=$1; sets $port.
+# Starts recon in embedded mode (API, projector and worker in one process, no Kafka) with
+# RECON_READ_CACHE=$1; sets $port.
 start_recon() {
   port="$(free_port)"
-  RECON_READ_CACHE="$1" RECON_RATE_LIMIT=off RECON_HTTP_ADDR="127.0.0.1:$port" RECON_HTTP_WORKERS="$HTTP_WORKERS" \
-    RECON_DATA_DIR="$work/data" RECON_LOG=warn "$RECON_BIN" serve >"$work/recon-$1.out" 2>"$work/recon-$1.err" &
+  env -u KAFKA_BROKERS RECON_READ_CACHE="$1" RECON_RATE_LIMIT=off RECON_HTTP_ADDR="127.0.0.1:$port" \
+    RECON_HTTP_WORKERS="$HTTP_WORKERS" RECON_DATA_DIR="$work/data" RECON_LOG=warn \
+    "$RECON_BIN" >"$work/recon-$1.out" 2>"$work/recon-$1.err" &
   pids+=($!)
   wait_for "http://127.0.0.1:$port/ready" || { cat "$work/recon-$1.err" >&2; exit 1; }
 }

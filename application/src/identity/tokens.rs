@@ -1,6 +1,9 @@
 //! Access tokens (JWT, HS256, 15 minutes) and refresh tokens (opaque random strings, stored
 //! only as their SHA-256).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
@@ -35,7 +38,16 @@ pub struct AccessTokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens already verified, with their claims: a client sends the same token with every
+    /// request for 15 minutes, and checking it again is a pure function of it and the key.
+    /// Only valid tokens are kept; expiry is checked on every use.
+    verified: Mutex<HashMap<String, Claims>>,
 }
+
+/// Most verified tokens kept (then the memo starts over).
+const VERIFIED_CAPACITY: usize = 10_000;
+/// Seconds of clock skew allowed on `exp`, as in the validation.
+const LEEWAY: u64 = 5;
 
 impl std::fmt::Debug for AccessTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,11 +74,12 @@ impl AccessTokens {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY;
         Ok(Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            verified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -107,9 +120,24 @@ impl AccessTokens {
 
     /// The claims of a valid token: our signature, HS256, our issuer, not expired.
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|data| data.claims)
+        self.verify_at(token, Utc::now().timestamp())
+    }
+
+    /// [`verify`](Self::verify), with the memo's expiry check at `now` (Unix seconds).
+    fn verify_at(&self, token: &str, now: i64) -> Option<Claims> {
+        if let Some(claims) = self.verified.lock().ok()?.get(token) {
+            return (claims.exp + LEEWAY as i64 > now).then(|| claims.clone());
+        }
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()?
+            .claims;
+        if let Ok(mut memo) = self.verified.lock() {
+            if memo.len() >= VERIFIED_CAPACITY {
+                memo.clear();
+            }
+            memo.insert(token.to_string(), claims.clone());
+        }
+        Some(claims)
     }
 }
 
@@ -180,6 +208,24 @@ mod tests {
         );
         let unsigned = format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), b64(&body));
         assert!(tokens().verify(&unsigned).is_none());
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_others_are_still_checked() {
+        let tokens = tokens();
+        let token = tokens.issue(Uuid::from_u128(5), Role::Viewer, Utc::now());
+        let claims = tokens.verify(&token).unwrap();
+        assert!(tokens.verify(&token).is_some(), "remembered");
+        assert!(
+            tokens
+                .verify_at(&token, claims.exp + LEEWAY as i64 + 1)
+                .is_none(),
+            "a remembered token expires like any other"
+        );
+        let mut tampered = token.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(tokens.verify(&tampered).is_none());
     }
 
     #[test]
