@@ -152,6 +152,15 @@ async fn authorize(
     next: Next<impl MessageBody + 'static>,
     rules: Rc<Vec<Rule>>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let request = req.request().clone();
+    crate::timeout::within(request, authorize_and_run(req, next, rules)).await
+}
+
+async fn authorize_and_run(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    rules: Rc<Vec<Rule>>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     // A method without a rule has no route either: the resource answers 405.
     let Some(rule) = rules.iter().find(|r| r.method == req.method()).copied() else {
         return Ok(next.call(req).await?.map_into_boxed_body());

@@ -13,6 +13,7 @@ pub mod rate_limit;
 pub mod read_cache;
 pub mod request;
 pub mod routes;
+pub mod timeout;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -46,6 +47,8 @@ pub struct AppState {
     /// Where uploaded files are kept, content-addressed.
     pub files: ingest::FileStore,
     pub max_upload_bytes: u64,
+    /// How long a request (but an upload) may take to answer (`timeout`).
+    pub request_timeout: std::time::Duration,
     /// Users, sign-in and tokens.
     pub identity: Arc<application::Identity>,
     /// Who the caller is and what they may touch.
@@ -81,6 +84,7 @@ impl AppState {
             store,
             files,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            request_timeout: timeout::DEFAULT,
             rate_limiter: None,
             cors_origins: Vec::new(),
             read_cache: Arc::new(read_cache::ReadCache::new()),

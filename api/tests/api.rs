@@ -514,3 +514,30 @@ async fn metrics_count_requests_by_route_template_and_report_the_pool_and_lag() 
     }
     assert!(!text.contains(&id), "ids must not become label values");
 }
+
+/// A request that takes longer than the limit is stopped with 503 and `Retry-After`; one that
+/// answers in time is not affected.
+#[actix_web::test]
+async fn a_request_over_the_time_limit_is_stopped_with_503() {
+    // Signing in hashes a password (argon2id): far longer than a millisecond.
+    let slow = spawn_app_tweaked(
+        None,
+        Vec::new(),
+        Box::new(|state| state.request_timeout = std::time::Duration::from_millis(1)),
+    )
+    .await;
+    let login = slow.login(ADMIN_EMAIL, PASSWORD).await;
+    assert_eq!(
+        login.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        login.body
+    );
+    assert_eq!(login.header("retry-after"), Some("1"));
+    assert_eq!(
+        login.header("content-type"),
+        Some("application/problem+json")
+    );
+    let health = slow.send_as(None, "GET", "/health", None, &[]).await;
+    assert_eq!(health.status, StatusCode::OK);
+}

@@ -177,6 +177,14 @@ struct Config {
     /// read models.
     #[arg(long, env = "RECON_READ_CACHE", default_value = "on", global = true)]
     read_cache: String,
+    /// Seconds a request (but an upload) may take before it is stopped with 503.
+    #[arg(
+        long,
+        env = "RECON_REQUEST_TIMEOUT",
+        default_value_t = 30,
+        global = true
+    )]
+    request_timeout: u64,
 }
 
 /// The configured request limits (None when `RECON_RATE_LIMIT=off`).
@@ -430,6 +438,7 @@ fn start_api(
         .unwrap_or_else(|| config.data_dir.join("files"));
     let mut app_state = api::AppState::new(store, ingest::FileStore::new(files_dir), tokens);
     app_state.max_upload_bytes = config.max_upload_bytes;
+    app_state.request_timeout = std::time::Duration::from_secs(config.request_timeout.max(1));
     app_state.cors_origins = config
         .cors_origins
         .split(',')

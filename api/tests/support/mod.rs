@@ -51,6 +51,24 @@ pub async fn spawn_app_with(limits: Option<Limits>) -> TestApp {
 
 /// The same, with request limits and CORS origins.
 pub async fn spawn_app_configured(limits: Option<Limits>, cors_origins: Vec<String>) -> TestApp {
+    let mut app = spawn_app_tweaked(limits, cors_origins, Box::new(|_| {})).await;
+    let session = app.login(ADMIN_EMAIL, PASSWORD).await;
+    assert_eq!(session.status, StatusCode::OK, "{:?}", session.body);
+    app.admin_token = session.body["access_token"].as_str().unwrap().to_string();
+    app.admin_id = session.body["user_id"].as_str().unwrap().to_string();
+    app
+}
+
+/// Changes to the app's state before it serves.
+pub type Tweak = Box<dyn FnOnce(&mut api::AppState) + Send>;
+
+/// The same, with request limits, CORS origins and a change to the app's state; nobody is
+/// signed in yet (`admin_token` is empty).
+pub async fn spawn_app_tweaked(
+    limits: Option<Limits>,
+    cors_origins: Vec<String>,
+    tweak: Tweak,
+) -> TestApp {
     let (ready, port) = std::sync::mpsc::channel();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     std::thread::spawn(move || {
@@ -90,6 +108,7 @@ pub async fn spawn_app_configured(limits: Option<Limits>, cors_origins: Vec<Stri
                 tokens,
             );
             state.cors_origins = cors_origins;
+            tweak(&mut state);
             state.rate_limiter =
                 limits.map(|l| Arc::new(api::rate_limit::RateLimiter::new(l(admin_id))));
             api::serve(listener, web::Data::new(state), 1)
@@ -99,18 +118,13 @@ pub async fn spawn_app_configured(limits: Option<Limits>, cors_origins: Vec<Stri
         });
     });
     let port = port.recv().unwrap();
-    let mut app = TestApp {
+    TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client: awc::Client::default(),
         admin_token: String::new(),
         admin_id: String::new(),
         _stop: stop,
-    };
-    let session = app.login(ADMIN_EMAIL, PASSWORD).await;
-    assert_eq!(session.status, StatusCode::OK, "{:?}", session.body);
-    app.admin_token = session.body["access_token"].as_str().unwrap().to_string();
-    app.admin_id = session.body["user_id"].as_str().unwrap().to_string();
-    app
+    }
 }
 
 impl TestApp {

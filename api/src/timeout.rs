@@ -1,0 +1,51 @@
+//! A time limit on every request but uploads: a handler that has not answered within the
+//! limit is dropped (its work is cancelled with it; a command whose transaction had not
+//! committed is not recorded) and the client gets 503 with `Retry-After`, so a retry with the
+//! same `Idempotency-Key` is safe. Uploads stream large bodies at the client's pace and are
+//! bounded by their size instead. The limit covers the time to the response head: a streamed
+//! export is not cut off once it has started. It runs inside each resource (after routing, see
+//! `access::register`), where the request may be held while the handler runs.
+
+use std::time::Duration;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::Method;
+use actix_web::web;
+
+use crate::problem::Problem;
+use crate::AppState;
+
+/// The default limit (`RECON_REQUEST_TIMEOUT`).
+pub const DEFAULT: Duration = Duration::from_secs(30);
+
+/// Runs `work` (the rest of the request: authorisation and the handler, after routing) within
+/// the app's limit; `request` answers the 503 when it runs out.
+pub async fn within<F>(
+    request: actix_web::HttpRequest,
+    work: F,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error>
+where
+    F: std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>>,
+{
+    let upload = request.method() == Method::POST && request.path().ends_with("/files");
+    if upload {
+        return work.await;
+    }
+    let limit = request
+        .app_data::<web::Data<AppState>>()
+        .map_or(DEFAULT, |s| s.request_timeout);
+    match tokio::time::timeout(limit, work).await {
+        Ok(answer) => answer,
+        Err(_) => {
+            tracing::warn!(path = %request.path(), "request timed out");
+            let mut problem = Problem::unavailable(format!(
+                "the request took longer than {} ms and was stopped; retry (with the same Idempotency-Key for a command)",
+                limit.as_millis()
+            ));
+            problem.retry_after = Some(1);
+            let response = actix_web::ResponseError::error_response(&problem);
+            Ok(ServiceResponse::new(request, response))
+        }
+    }
+}
