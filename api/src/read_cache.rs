@@ -12,6 +12,8 @@
 //!   what changed); when it comes back, the generation moves on.
 //! - Entries also expire after [`TIME_TO_LIVE`], bounding staleness should a projector fail to
 //!   send its notification after a commit.
+//!
+//! The same notifications wake read-your-writes waits ([`ReadCache::changes`]), cache on or off.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -58,8 +60,11 @@ pub struct ReadCache {
     entries: moka::sync::Cache<ReadKey, Arc<CachedRead>>,
     generation: AtomicU64,
     listening: AtomicBool,
-    /// Off: never listens, so every read goes to the read models.
+    /// Off: nothing is kept, every read goes to the read models (the notifications still wake
+    /// read-your-writes waits).
     enabled: bool,
+    /// Moves with every generation: what read-your-writes waits wake on.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for ReadCache {
@@ -78,7 +83,13 @@ impl ReadCache {
             generation: AtomicU64::new(0),
             listening: AtomicBool::new(false),
             enabled: true,
+            changes: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// A receiver that changes whenever the read models may have changed.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// A cache that keeps nothing (`RECON_READ_CACHE=off`).
@@ -91,8 +102,7 @@ impl ReadCache {
 
     /// The generation a read beginning now belongs to; `None` while nothing may be cached.
     pub fn generation(&self) -> Option<u64> {
-        self.listening
-            .load(Ordering::Acquire)
+        (self.enabled && self.listening.load(Ordering::Acquire))
             .then(|| self.generation.load(Ordering::Acquire))
     }
 
@@ -118,7 +128,8 @@ impl ReadCache {
 
     /// Everything cached so far is stale.
     pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        self.changes.send_replace(generation);
     }
 
     fn set_listening(&self, listening: bool) {
@@ -129,9 +140,6 @@ impl ReadCache {
 
     /// Listens for read-model changes until the process ends, reconnecting after failures.
     pub async fn follow(self: Arc<Self>, pool: PgPool) {
-        if !self.enabled {
-            return;
-        }
         loop {
             match PgListener::connect_with(&pool).await {
                 Ok(mut listener) => match listener.listen(projections::changes::CHANNEL).await {

@@ -262,7 +262,7 @@ impl Freshness {
 }
 
 impl Consistency {
-    pub async fn wait(&self, pool: &sqlx::PgPool) -> Result<Freshness, Problem> {
+    pub async fn wait(&self, state: &crate::AppState) -> Result<Freshness, Problem> {
         let Some(position) = self.wait_for_position else {
             return Ok(Freshness::NotRequested);
         };
@@ -273,13 +273,14 @@ impl Consistency {
                 "must be at most 10000",
             ));
         }
-        match projections::queries::wait_until_applied(
-            pool,
+        let waited = projections::queries::wait_until_applied(
+            &state.pool,
             position,
             Duration::from_millis(timeout_ms),
+            state.read_cache.changes(),
         )
-        .await?
-        {
+        .await?;
+        match waited.applied {
             Some(true) => Ok(Freshness::Reached),
             Some(false) => Ok(Freshness::TimedOut),
             None => Err(Problem::invalid_field(

@@ -312,20 +312,45 @@ pub async fn has_applied(pool: &PgPool, position: i64) -> Result<Option<bool>, s
     .await
 }
 
-/// Waits up to `timeout` for [`has_applied`]. Returns whether it was reached (`None`: unknown
-/// position).
+/// What [`wait_until_applied`] found, and how many times it asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waited {
+    /// Whether the position was applied in time; `None`: no event has that position.
+    pub applied: Option<bool>,
+    pub checks: u32,
+}
+
+/// How often a wait checks when no change notification wakes it: notifications can be
+/// missed (a dropped connection), so this bounds the delay they would cause.
+pub const WAIT_FALLBACK: Duration = Duration::from_millis(250);
+
+/// Waits up to `timeout` for [`has_applied`], checking again whenever `changes` moves (a
+/// counter of the projectors' change notifications, `crate::changes`) and at least every
+/// [`WAIT_FALLBACK`], not in a polling loop.
 pub async fn wait_until_applied(
     pool: &PgPool,
     position: i64,
     timeout: Duration,
-) -> Result<Option<bool>, sqlx::Error> {
+    mut changes: tokio::sync::watch::Receiver<u64>,
+) -> Result<Waited, sqlx::Error> {
     let deadline = tokio::time::Instant::now() + timeout;
+    let mut checks = 0;
     loop {
+        // Marked seen before the check: a change committed after it wakes the next wait.
+        changes.borrow_and_update();
+        checks += 1;
         match has_applied(pool, position).await? {
             Some(false) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                let nap = WAIT_FALLBACK.min(deadline - tokio::time::Instant::now());
+                // A closed channel (no listener) leaves the fallback.
+                if tokio::time::timeout(nap, changes.changed())
+                    .await
+                    .is_ok_and(|r| r.is_err())
+                {
+                    tokio::time::sleep(nap).await;
+                }
             }
-            other => return Ok(other),
+            applied => return Ok(Waited { applied, checks }),
         }
     }
 }

@@ -33,7 +33,7 @@ async fn summary(
     state: web::Data<AppState>,
     consistency: web::Query<Consistency>,
 ) -> Result<HttpResponse, Problem> {
-    let freshness = consistency.wait(&state.pool).await?;
+    let freshness = consistency.wait(&state).await?;
     cached_read(&state, ReadKey::Dashboard, freshness, || async {
         Ok((projections::queries::dashboard(&state.pool).await?, None))
     })

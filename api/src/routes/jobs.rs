@@ -132,7 +132,7 @@ async fn list_jobs(
             )
         })?),
     };
-    let freshness = query.consistency().wait(&state.pool).await?;
+    let freshness = query.consistency().wait(state).await?;
     if let (true, Some(id)) = (project_must_exist, project_id) {
         if projections::queries::get_project(&state.pool, id)
             .await?
@@ -188,7 +188,7 @@ async fn get(
     id: web::Path<Uuid>,
     consistency: web::Query<Consistency>,
 ) -> Result<HttpResponse, Problem> {
-    let freshness = consistency.wait(&state.pool).await?;
+    let freshness = consistency.wait(&state).await?;
     cached_read(&state, ReadKey::Job(*id), freshness, || async {
         let job = projections::queries::get_job(&state.pool, *id)
             .await?

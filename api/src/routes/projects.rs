@@ -165,7 +165,7 @@ async fn list(
             ));
         }
     }
-    let freshness = query.consistency().wait(&state.pool).await?;
+    let freshness = query.consistency().wait(&state).await?;
     let page = projections::queries::list_projects(
         &state.pool,
         query.status.as_deref(),
@@ -188,7 +188,7 @@ async fn get(
     id: web::Path<Uuid>,
     consistency: web::Query<Consistency>,
 ) -> Result<HttpResponse, Problem> {
-    let freshness = consistency.wait(&state.pool).await?;
+    let freshness = consistency.wait(&state).await?;
     cached_read(&state, ReadKey::Project(*id), freshness, || async {
         let project = projections::queries::get_project(&state.pool, *id)
             .await?

@@ -133,7 +133,7 @@ async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
     let (limit, offset) = query.page().resolve()?;
-    let freshness = query.consistency().wait(&state.pool).await?;
+    let freshness = query.consistency().wait(&state).await?;
     let page = projections::queries::list_sources(&state.pool, *project_id, limit, offset).await?;
     Ok(query_answer(freshness, &page))
 }
@@ -149,7 +149,7 @@ async fn get(
     id: web::Path<Uuid>,
     consistency: web::Query<Consistency>,
 ) -> Result<HttpResponse, Problem> {
-    let freshness = consistency.wait(&state.pool).await?;
+    let freshness = consistency.wait(&state).await?;
     cached_read(&state, ReadKey::Source(*id), freshness, || async {
         let source = projections::queries::get_source(&state.pool, *id)
             .await?

@@ -226,7 +226,7 @@ async fn list(
             ));
         }
     }
-    let freshness = query.consistency().wait(&state.pool).await?;
+    let freshness = query.consistency().wait(&state).await?;
     let page = projections::users::list_users(
         &state.pool,
         filter.role.as_deref(),
