@@ -127,13 +127,16 @@ impl Problem {
         Self::invalid(errors)
     }
 
+    /// 503 with `Retry-After: 1`: the database is unreachable or busy; nothing was done.
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(
+        let mut p = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "Service unavailable",
             detail,
-        )
+        );
+        p.retry_after = Some(1);
+        p
     }
 
     pub fn internal(detail: impl std::fmt::Display) -> Self {
@@ -176,11 +179,11 @@ impl ResponseError for Problem {
 
 impl From<sqlx::Error> for Problem {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Problem::unavailable(format!("database unavailable: {e}"))
-            }
-            other => Problem::internal(other),
+        if commands::repository::is_transient(&e) {
+            // Unreachable, a serialization failure or a deadlock: nothing was done; retry.
+            Problem::unavailable(format!("database unavailable or busy: {e}"))
+        } else {
+            Problem::internal(e)
         }
     }
 }

@@ -39,11 +39,10 @@ where
         Ok(answer) => answer,
         Err(_) => {
             tracing::warn!(path = %request.path(), "request timed out");
-            let mut problem = Problem::unavailable(format!(
+            let problem = Problem::unavailable(format!(
                 "the request took longer than {} ms and was stopped; retry (with the same Idempotency-Key for a command)",
                 limit.as_millis()
             ));
-            problem.retry_after = Some(1);
             let response = actix_web::ResponseError::error_response(&problem);
             Ok(ServiceResponse::new(request, response))
         }

@@ -541,3 +541,32 @@ async fn a_request_over_the_time_limit_is_stopped_with_503() {
     let health = slow.send_as(None, "GET", "/health", None, &[]).await;
     assert_eq!(health.status, StatusCode::OK);
 }
+
+/// Serialization failures and deadlocks pass with a retry: they are 503 with `Retry-After`,
+/// not 500, whether they come from a query or from an append. The errors are PostgreSQL's own
+/// (raised with their SQLSTATE), mapped as the handlers map them.
+#[actix_web::test]
+async fn serialization_failures_and_deadlocks_are_503_with_retry_after() {
+    let db = testkit::fresh_database().await;
+    for code in ["40001", "40P01"] {
+        let err = sqlx::query(&format!(
+            "DO $$ BEGIN RAISE EXCEPTION 'provoked' USING ERRCODE = '{code}'; END $$"
+        ))
+        .execute(&db.pool)
+        .await
+        .unwrap_err();
+        assert!(commands::repository::is_transient(&err), "{code}");
+        let problem = api::problem::Problem::from(err);
+        assert_eq!(
+            (problem.status, problem.retry_after),
+            (503, Some(1)),
+            "{code}"
+        );
+    }
+    let other = sqlx::query("SELECT 1/0")
+        .execute(&db.pool)
+        .await
+        .unwrap_err();
+    assert!(!commands::repository::is_transient(&other));
+    assert_eq!(api::problem::Problem::from(other).status, 500);
+}

@@ -37,10 +37,20 @@ fn map_error(e: sqlx::Error) -> PersistenceError {
         sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
             PersistenceError::OptimisticLockError
         }
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            PersistenceError::ConnectionError(Box::new(e))
-        }
+        // A serialization failure or deadlock is as passing as a dropped connection: the
+        // command is answered "unavailable, retry", not "internal error".
+        _ if is_transient(&e) => PersistenceError::ConnectionError(Box::new(e)),
         _ => PersistenceError::UnknownError(Box::new(e)),
+    }
+}
+
+/// Whether an error passes with a retry: the database unreachable, a serialization failure
+/// (SQLSTATE 40001) or a deadlock (40P01).
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40001" | "40P01")),
+        _ => false,
     }
 }
 
@@ -124,5 +134,38 @@ impl PersistedEventRepository for RecordingRepository {
 
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
         self.inner.stream_all_events::<A>().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deadlock or serialization failure during an append is "unavailable, retry" (503), not
+    /// an unknown error (500).
+    #[tokio::test]
+    async fn serialization_failures_and_deadlocks_are_connection_errors() {
+        let db = testkit::fresh_database().await;
+        for code in ["40001", "40P01"] {
+            let err = sqlx::query(&format!(
+                "DO $$ BEGIN RAISE EXCEPTION 'provoked' USING ERRCODE = '{code}'; END $$"
+            ))
+            .execute(&db.pool)
+            .await
+            .unwrap_err();
+            assert!(
+                matches!(map_error(err), PersistenceError::ConnectionError(_)),
+                "{code}"
+            );
+        }
+        let unique =
+            sqlx::query("DO $$ BEGIN RAISE EXCEPTION 'dup' USING ERRCODE = '23505'; END $$")
+                .execute(&db.pool)
+                .await
+                .unwrap_err();
+        assert!(matches!(
+            map_error(unique),
+            PersistenceError::OptimisticLockError
+        ));
     }
 }
