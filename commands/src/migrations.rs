@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "user_read_model",
         sql: include_str!("../../migrations/0010_user_read_model.sql"),
     },
+    Migration {
+        version: 11,
+        name: "job_revisions",
+        sql: include_str!("../../migrations/0011_job_revisions.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Recon's migration lock.

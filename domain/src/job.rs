@@ -213,6 +213,10 @@ pub enum JobEvent {
         values: Vec<CurrencyValues>,
         #[serde(default)]
         manifest: Option<RunManifest>,
+        /// The definition revision the run used (see [`Job::revision`]); 0 in events written
+        /// before revisions were recorded.
+        #[serde(default)]
+        revision: u32,
     },
     JobFailed {
         reason: String,
@@ -287,6 +291,10 @@ pub struct Job {
     pub run: u32,
     #[serde(default)]
     pub progress: Option<JobProgress>,
+    /// The definition's revision: 1 when created, one more with each update. A run uses the
+    /// revision current when it started (updates are refused while running).
+    #[serde(default)]
+    pub revision: u32,
     pub version: Version,
 }
 
@@ -398,6 +406,7 @@ impl Job {
                     run,
                     values: outcome.values,
                     manifest: Some(outcome.manifest),
+                    revision: self.revision,
                 }])
             }
             JobCommand::Fail { run, reason } => {
@@ -439,8 +448,23 @@ impl Aggregate for Job {
                 self.project_id = Some(project_id);
                 self.definition = Some(definition);
                 self.status = JobStatus::Created;
+                self.revision = 1;
             }
-            JobEvent::JobUpdated { definition } => self.definition = Some(definition),
+            JobEvent::JobUpdated { definition } => {
+                self.definition = Some(definition);
+                self.revision += 1;
+                // A finished run's results belong to the old definition: the job needs a new
+                // run, and shows no results until it has one.
+                if matches!(
+                    self.status,
+                    JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
+                ) {
+                    self.status = JobStatus::Created;
+                    self.counts = None;
+                    self.failure_reason = None;
+                    self.progress = None;
+                }
+            }
             JobEvent::JobDeleted {} => self.status = JobStatus::Deleted,
             JobEvent::JobStarted {} | JobEvent::JobRetried {} => {
                 self.status = JobStatus::Running;
@@ -713,6 +737,7 @@ mod tests {
             run: 1,
             values: vec![],
             manifest: Some(RunManifest::default()),
+            revision: 1,
         }
     }
 
@@ -847,6 +872,72 @@ mod tests {
         assert_eq!((job.run, job.status), (2, JobStatus::Running));
     }
 
+    /// Issue 12: a PUT on a completed job kept it completed, serving the old rule set's
+    /// results. A redefinition after a finished run needs a new run.
+    #[test]
+    fn redefining_a_finished_job_needs_a_new_run_and_results_name_their_revision() {
+        let changed = definition("renamed");
+        for finished in [
+            completed(3),
+            JobEvent::JobFailed {
+                reason: "x".into(),
+                run: 1,
+            },
+            JobEvent::JobCancelled { reason: None },
+        ] {
+            let mut job = Job::default();
+            for e in [created(), started(), finished.clone()] {
+                job.apply(e);
+            }
+            let events = job
+                .decide(JobCommand::Update {
+                    expected_version: None,
+                    definition: changed.clone(),
+                })
+                .unwrap();
+            assert_eq!(
+                events,
+                vec![JobEvent::JobUpdated {
+                    definition: changed.clone()
+                }]
+            );
+            for e in events {
+                job.apply(e);
+            }
+            assert_eq!(
+                (job.status, job.revision, job.counts.clone()),
+                (JobStatus::Created, 2, None),
+                "after {finished:?}"
+            );
+            let rerun = job
+                .decide(JobCommand::Start {
+                    expected_version: None,
+                })
+                .unwrap();
+            assert_eq!(rerun, vec![JobEvent::JobStarted {}]);
+            for e in rerun {
+                job.apply(e);
+            }
+            let done = job
+                .decide(JobCommand::Complete {
+                    run: 2,
+                    outcome: outcome(5),
+                })
+                .unwrap();
+            assert!(
+                matches!(
+                    done[..],
+                    [JobEvent::JobCompleted {
+                        revision: 2,
+                        run: 2,
+                        ..
+                    }]
+                ),
+                "{done:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_version_1_completion_without_run_or_manifest_still_reads() {
         let old = serde_json::json!({"JobCompleted": {"counts": {"matched": 1, "unmatched_left": 0, "unmatched_right": 0, "suggestions": 0}}});
@@ -856,6 +947,7 @@ mod tests {
             JobEvent::JobCompleted {
                 run: 0,
                 manifest: None,
+                revision: 0,
                 ..
             }
         ));

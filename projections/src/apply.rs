@@ -282,7 +282,8 @@ async fn apply_job(
         }
         JobEvent::JobUpdated { definition } => {
             sqlx::query(
-                "UPDATE rm_jobs SET name = $2, left_source_id = $3, right_source_id = $4, rule_set = $5 WHERE job_id = $1",
+                "UPDATE rm_jobs SET name = $2, left_source_id = $3, right_source_id = $4, rule_set = $5,
+                        revision = revision + 1 WHERE job_id = $1",
             )
             .bind(id)
             .bind(definition.name.as_str())
@@ -291,7 +292,25 @@ async fn apply_job(
             .bind(&definition.rule_set)
             .execute(&mut *tx)
             .await?;
-            None
+            // As in the aggregate: a finished job redefined needs a new run and shows no results.
+            let finished: bool = sqlx::query_scalar(
+                "SELECT status IN ('completed', 'failed', 'cancelled') FROM rm_jobs WHERE job_id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if finished {
+                sqlx::query(
+                    "UPDATE rm_jobs SET matched = NULL, unmatched_left = NULL, unmatched_right = NULL, suggestions = NULL,
+                            failure_reason = NULL, cancel_reason = NULL, progress = NULL, outcome = NULL,
+                            results_revision = NULL
+                     WHERE job_id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            finished.then_some(JobStatus::Created)
         }
         JobEvent::JobDeleted {} => Some(JobStatus::Deleted),
         JobEvent::JobStarted {} | JobEvent::JobRetried {} => {
@@ -325,11 +344,12 @@ async fn apply_job(
             counts,
             values,
             manifest,
+            revision,
             ..
         } => {
             sqlx::query(
                 "UPDATE rm_jobs SET matched = $2, unmatched_left = $3, unmatched_right = $4, suggestions = $5,
-                        outcome = $6, progress = NULL WHERE job_id = $1",
+                        outcome = $6, progress = NULL, results_revision = NULLIF($7, 0) WHERE job_id = $1",
             )
             .bind(id)
             .bind(counts.matched as i64)
@@ -337,6 +357,7 @@ async fn apply_job(
             .bind(counts.unmatched_right as i64)
             .bind(counts.suggestions as i64)
             .bind(serde_json::json!({"values": values, "manifest": manifest}))
+            .bind(*revision as i32)
             .execute(&mut *tx)
             .await?;
             Some(JobStatus::Completed)

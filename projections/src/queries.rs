@@ -71,6 +71,11 @@ pub struct JobView {
     pub progress: Option<Value>,
     /// Per-currency values and the run's manifest, once completed.
     pub outcome: Option<Value>,
+    /// The definition's revision: 1 when created, one more with each update.
+    pub revision: i32,
+    /// The revision the shown results were computed from (absent without results, or for
+    /// results older than revisions).
+    pub results_revision: Option<i32>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -105,6 +110,8 @@ fn job_view(row: &PgRow) -> Result<JobView, sqlx::Error> {
         run: row.try_get("run")?,
         progress: row.try_get("progress")?,
         outcome: row.try_get("outcome")?,
+        revision: row.try_get("revision")?,
+        results_revision: row.try_get("results_revision")?,
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,

@@ -56,6 +56,7 @@ impl Recon {
         let req = match method {
             "GET" => self.client.get(url),
             "POST" => self.client.post(url),
+            "PUT" => self.client.put(url),
             other => panic!("{other}"),
         };
         let mut res = match body {
@@ -68,6 +69,22 @@ impl Recon {
             res.status().as_u16(),
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
+    }
+
+    /// The job, once its run has completed or failed.
+    async fn finished(&self, job: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let (_, view) = self.json("GET", &format!("/api/v1/jobs/{job}"), None).await;
+            if view["status"] == "completed" || view["status"] == "failed" {
+                return view;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "job did not finish: {view}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn upload(&self, source: &str, query: &str, body: String) -> (u16, Value) {
@@ -273,20 +290,7 @@ async fn upload_two_sources_run_a_job_and_read_its_results() {
         .await;
     assert_eq!(status, 200);
 
-    let started = Instant::now();
-    let view = loop {
-        let (_, view) = recon
-            .json("GET", &format!("/api/v1/jobs/{job}"), None)
-            .await;
-        if view["status"] == "completed" || view["status"] == "failed" {
-            break view;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "job did not finish: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let view = recon.finished(&job).await;
     assert_eq!(view["status"], "completed", "{view}");
     assert_eq!(
         view["counts"],
@@ -393,5 +397,61 @@ async fn upload_two_sources_run_a_job_and_read_its_results() {
             "SourceFileImported",
             "SourceFileImported"
         ]
+    );
+
+    // Redefining the completed job (issue 12): it needs a new run, shows no results until it
+    // has one, and then its results name the definition revision they came from.
+    let (_, summary) = recon
+        .json("GET", &format!("/api/v1/jobs/{job}/results"), None)
+        .await;
+    assert_eq!(
+        (
+            summary["run"].as_i64(),
+            summary["definition_revision"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    let exact = json!({"version": 1, "passes": [{"name": "exact", "cardinality": "one_to_one", "reference": {}}]});
+    let (status, redefined) = recon
+        .json("PUT", &format!("/api/v1/jobs/{job}"), Some(json!({"name": "march, exact", "left_source_id": sources[0], "right_source_id": sources[1], "rule_set": exact})))
+        .await;
+    assert_eq!(status, 200, "{redefined}");
+    let position = redefined["position"].as_i64().unwrap();
+    let (_, view) = recon
+        .json(
+            "GET",
+            &format!("/api/v1/jobs/{job}?wait_for_position={position}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            view["status"].as_str(),
+            view["revision"].as_i64(),
+            view["counts"].is_null()
+        ),
+        (Some("created"), Some(2), true),
+        "{view}"
+    );
+    let (status, _) = recon
+        .json("GET", &format!("/api/v1/jobs/{job}/results"), None)
+        .await;
+    assert_eq!(status, 409, "the old definition's results are not shown");
+    let (status, _) = recon
+        .json("POST", &format!("/api/v1/jobs/{job}/start"), None)
+        .await;
+    assert_eq!(status, 200);
+    let view = recon.finished(&job).await;
+    assert_eq!(view["status"], "completed", "{view}");
+    let (_, summary) = recon
+        .json("GET", &format!("/api/v1/jobs/{job}/results"), None)
+        .await;
+    assert_eq!(
+        (
+            summary["run"].as_i64(),
+            summary["definition_revision"].as_i64()
+        ),
+        (Some(2), Some(2)),
+        "{summary}"
     );
 }

@@ -209,7 +209,8 @@ async fn run(
     Ok(command_answer(HttpResponse::Ok(), committed))
 }
 
-/// Redefine a job that has not started (honours If-Match).
+/// Redefine a job that is not running (honours If-Match). A finished job (completed, failed,
+/// cancelled) goes back to `created` with the next revision: it needs a new run.
 #[utoipa::path(put, path = "/api/v1/jobs/{id}", tag = "jobs",
     params(("id" = Uuid, Path, description = "The job")),
     request_body = JobBody,

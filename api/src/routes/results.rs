@@ -92,6 +92,8 @@ impl ResultQuery {
 pub struct ResultsSummary {
     pub job_id: Uuid,
     pub run: u32,
+    /// The definition revision the results were computed from (see the job's `revision`).
+    pub definition_revision: Option<i32>,
     pub counts: Option<projections::queries::JobCountsView>,
     /// Per-currency values and the run's manifest.
     pub outcome: Option<serde_json::Value>,
@@ -124,6 +126,7 @@ async fn summary(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<Http
     Ok(HttpResponse::Ok().json(ResultsSummary {
         job_id: job.id,
         run,
+        definition_revision: job.results_revision,
         counts: job.counts,
         outcome: job.outcome,
     }))
