@@ -176,6 +176,7 @@ async fn authorize_and_run(
             Err(problem) => return Ok(req.error_response(problem).map_into_boxed_body()),
         };
         req.extensions_mut().insert(caller);
+        tracing::Span::current().record("actor", caller.actor().as_str());
         // Keys are per user: public endpoints (sign-in) ignore the header.
         if crate::idempotency::requested(&req) {
             return crate::idempotency::run(req, next, &state, caller).await;

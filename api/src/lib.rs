@@ -27,6 +27,8 @@ use actix_web::{web, App, HttpMessage, HttpServer};
 use commands::CommandStore;
 use sqlx::PgPool;
 
+use tracing::Instrument;
+
 use crate::problem::Problem;
 use crate::request::{request_id_from, RequestId};
 
@@ -187,10 +189,12 @@ pub fn serve(
                 let request_id = request_id_from(&req);
                 req.extensions_mut().insert(RequestId(request_id.clone()));
                 let tls = cors::came_over_tls(&req);
-                let span = tracing::info_span!("http", method = %req.method(), path = %req.path(), request_id = %request_id);
-                let fut = srv.call(req);
+                // `actor` is recorded once the caller is known (`access`).
+                let span = tracing::info_span!("http", method = %req.method(), path = %req.path(), request_id = %request_id, actor = tracing::field::Empty);
+                let fut = srv.call(req).instrument(span);
                 async move {
-                    let _entered = span.enter();
+                    // Instrumented, not entered across the await: the span is current only
+                    // while this request's future runs.
                     let mut res = fut.await?;
                     let headers = res.headers_mut();
                     if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -262,15 +262,38 @@ enum ReplayCommand {
     },
 }
 
-fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RECON_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn")
-            }),
-        )
+/// Logs to stderr: `RECON_LOG` filters, `RECON_LOG_FORMAT=json` writes one JSON object per line
+/// (with the fields of the enclosing spans: the request id, the actor), and colour codes are
+/// written only to a terminal.
+fn init_logging() -> Result<(), String> {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RECON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::stderr().is_terminal());
+    match std::env::var("RECON_LOG_FORMAT").as_deref() {
+        Ok("json") => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        Ok("text") | Err(_) => builder.init(),
+        Ok(other) => {
+            return Err(format!(
+                "RECON_LOG_FORMAT must be `text` or `json`, not `{other}`"
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    if let Err(e) = init_logging() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
