@@ -905,7 +905,7 @@ mod tests {
                 job.apply(e);
             }
             assert_eq!(
-                (job.status, job.revision, job.counts.clone()),
+                (job.status, job.revision, job.counts),
                 (JobStatus::Created, 2, None),
                 "after {finished:?}"
             );
