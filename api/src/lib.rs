@@ -49,7 +49,7 @@ pub struct AppState {
     /// Where uploaded files are kept, content-addressed.
     pub files: ingest::FileStore,
     pub max_upload_bytes: u64,
-    /// How long a request (but an upload) may take to answer (`timeout`).
+    /// How long a read may take to answer (`timeout`).
     pub request_timeout: std::time::Duration,
     /// Users, sign-in and tokens.
     pub identity: Arc<application::Identity>,

@@ -1,10 +1,11 @@
-//! A time limit on every request but uploads: a handler that has not answered within the
-//! limit is dropped (its work is cancelled with it; a command whose transaction had not
-//! committed is not recorded) and the client gets 503 with `Retry-After`, so a retry with the
-//! same `Idempotency-Key` is safe. Uploads stream large bodies at the client's pace and are
-//! bounded by their size instead. The limit covers the time to the response head: a streamed
-//! export is not cut off once it has started. It runs inside each resource (after routing, see
-//! `access::register`), where the request may be held while the handler runs.
+//! A time limit on reads: a `GET` that has not answered within the limit (a slow query, a
+//! database that stopped answering, a long read-your-writes wait) is dropped and the client
+//! gets 503 with `Retry-After`. Commands are never cut off: one stopped between its append and
+//! its answer would have happened without the client knowing, and its `Idempotency-Key` would
+//! stay claimed; commands are bounded by the database's own limits instead. The limit covers
+//! the time to the response head: a streamed export is not cut off once it has started. It
+//! runs inside each resource (after routing, see `access::register`), where the request may be
+//! held while the handler runs.
 
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use crate::AppState;
 pub const DEFAULT: Duration = Duration::from_secs(30);
 
 /// Runs `work` (the rest of the request: authorisation and the handler, after routing) within
-/// the app's limit; `request` answers the 503 when it runs out.
+/// the app's limit when it is a read; `request` answers the 503 when it runs out.
 pub async fn within<F>(
     request: actix_web::HttpRequest,
     work: F,
@@ -28,8 +29,7 @@ pub async fn within<F>(
 where
     F: std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>>,
 {
-    let upload = request.method() == Method::POST && request.path().ends_with("/files");
-    if upload {
+    if request.method() != Method::GET {
         return work.await;
     }
     let limit = request
@@ -40,7 +40,7 @@ where
         Err(_) => {
             tracing::warn!(path = %request.path(), "request timed out");
             let problem = Problem::unavailable(format!(
-                "the request took longer than {} ms and was stopped; retry (with the same Idempotency-Key for a command)",
+                "the read took longer than {} ms and was stopped; retry",
                 limit.as_millis()
             ));
             let response = actix_web::ResponseError::error_response(&problem);

@@ -31,6 +31,11 @@ pub struct ImportSummary {
 }
 
 impl ImportSummary {
+    /// The file was imported before: it added nothing and every record it holds was there.
+    pub fn already_imported(&self) -> bool {
+        self.records_added == 0 && self.duplicates > 0
+    }
+
     /// What the source's `SourceFileImported` event records of this import of `file` (the one
     /// event that makes its records part of the source, see `DataSourceCommand::RecordImport`).
     pub fn imported_file(

@@ -75,10 +75,10 @@ pub async fn apply_batch(
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
     if outcome.applied > 0 {
-        crate::changes::announce(pool).await;
+        crate::changes::announce(&mut tx).await?;
     }
+    tx.commit().await?;
     Ok(outcome)
 }
 

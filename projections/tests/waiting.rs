@@ -63,12 +63,14 @@ async fn a_wait_wakes_on_the_change_notification_not_by_polling() {
     assert_eq!(waited.applied, Some(true));
     assert!(took >= Duration::from_millis(600), "{took:?}");
     // 600 ms of waiting: the first check, the fallback's at 250 and 500 ms, then the one the
-    // notification wakes (a 10 ms polling loop made about 60).
-    assert!(waited.checks <= 5, "{} checks", waited.checks);
+    // notification wakes (a 10 ms polling loop made about 60). Without the notification the
+    // next check would come at 750 ms.
+    assert!(waited.checks <= 4, "{} checks", waited.checks);
     assert!(
-        took < Duration::from_millis(600) + WAIT_FALLBACK,
-        "{took:?}: woken by the notification"
+        took < Duration::from_millis(700),
+        "{took:?}: woken by the notification, not by the fallback at 750 ms"
     );
+    assert_eq!(WAIT_FALLBACK, Duration::from_millis(250));
 }
 
 #[tokio::test]
@@ -90,13 +92,26 @@ async fn without_notifications_the_fallback_still_finds_the_event() {
     assert_eq!(waited.applied, Some(true));
     assert!(waited.checks <= 4, "{} checks", waited.checks);
 
+    // An event nobody applies: the wait gives up at its limit.
+    let unapplied = project(&store).await;
+    let started = Instant::now();
     let timed_out = wait_until_applied(
         &db.pool,
-        position + 1000,
+        unapplied,
         Duration::from_millis(100),
         tokio::sync::watch::channel(0u64).1,
     )
     .await
     .unwrap();
-    assert_eq!(timed_out.applied, None, "no event has that position");
+    assert_eq!(timed_out.applied, Some(false));
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    let unknown = wait_until_applied(
+        &db.pool,
+        unapplied + 1000,
+        Duration::from_millis(100),
+        tokio::sync::watch::channel(0u64).1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(unknown.applied, None, "no event has that position");
 }

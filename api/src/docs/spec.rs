@@ -220,7 +220,7 @@ fn add_shared(operation: &mut Operation, endpoint: &Endpoint) {
             "Invalid fields (each with its path), or an Idempotency-Key reused with another body",
         );
     }
-    if !matches!(endpoint.path, "/health" | "/ready" | "/metrics") {
+    if !routes::health::PROBES.contains(&endpoint.path) {
         problem(
             operation,
             429,

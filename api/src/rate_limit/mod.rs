@@ -111,7 +111,7 @@ pub async fn limit(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let limiter = state.as_ref().and_then(|s| s.rate_limiter.clone());
-    let exempt = matches!(req.path(), "/health" | "/ready" | "/metrics");
+    let exempt = crate::routes::health::PROBES.contains(&req.path());
     let (Some(state), Some(limiter), false) = (state, limiter, exempt) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };

@@ -68,7 +68,10 @@ async fn login(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespo
     match state.identity.login(&input.email, input.password).await {
         Ok(signed_in) => Ok(session(signed_in)),
         Err(e) => {
-            state.metrics.logins_failed.inc();
+            use application::identity::LoginError;
+            if matches!(e, LoginError::Refused | LoginError::Locked { .. }) {
+                state.metrics.logins_failed.inc();
+            }
             Err(e.into())
         }
     }

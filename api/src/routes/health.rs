@@ -8,6 +8,9 @@ use crate::AppState;
 use actix_web::http::Method;
 use domain::access::Need;
 
+/// The probes: public, never rate-limited, and answering even when the database is not.
+pub const PROBES: [&str; 3] = ["/health", "/ready", "/metrics"];
+
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
         endpoint(Method::GET, "/health", Need::Nothing, Scope::Global, || {

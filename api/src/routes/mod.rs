@@ -94,29 +94,31 @@ where
     Fut: Future<Output = Result<(T, Option<i64>), Problem>>,
 {
     let resource = key.resource();
-    let generation = match freshness {
-        Freshness::NotRequested => state.read_cache.generation(),
-        Freshness::Reached | Freshness::TimedOut => None,
-    };
-    if let Some(hit) = generation.and_then(|_| state.read_cache.get(key)) {
+    // Taken before the read: an answer read while a change lands is of the older generation.
+    let generation = state.read_cache.generation();
+    // A read of one's own write skips the cache (the notification of that write may not have
+    // arrived yet) but refreshes it, so a plain read after it does not go back in time.
+    let use_cache = freshness == Freshness::NotRequested;
+    if let Some(hit) = generation
+        .filter(|_| use_cache)
+        .and_then(|_| state.read_cache.get(key))
+    {
         state.metrics.read_cache(resource, "hit");
         return Ok(json_answer(freshness, hit.body.clone(), &hit.etag));
     }
-    state.metrics.read_cache(
-        resource,
-        if generation.is_some() {
-            "miss"
-        } else {
-            "bypass"
-        },
-    );
+    let outcome = match (generation, use_cache) {
+        (Some(_), true) => "miss",
+        _ => "bypass",
+    };
+    state.metrics.read_cache(resource, outcome);
     let (value, version) = load().await?;
     let body = web::Bytes::from(serde_json::to_vec(&value).map_err(Problem::internal)?);
     let tag = match version {
         Some(v) => format!("\"{v}\""),
         None => digest_etag(&body),
     };
-    if let Some(generation) = generation {
+    // A timed-out wait read what the read models had: keep nothing of it.
+    if let (Some(generation), false) = (generation, freshness == Freshness::TimedOut) {
         state
             .read_cache
             .put(key, generation, body.clone(), tag.clone());

@@ -267,7 +267,7 @@ async fn upload(
             position: committed.position,
             sha256: stored.sha256,
             size_bytes: stored.size_bytes,
-            already_imported: summary.records_added == 0 && summary.duplicates > 0,
+            already_imported: summary.already_imported(),
             import: summary,
         }))
 }

@@ -16,6 +16,8 @@ pub struct TestApp {
     /// An access token of the admin the app was started with.
     pub admin_token: String,
     pub admin_id: String,
+    /// The app's database, for tests that reach past the API.
+    pub db_url: String,
     _stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -101,7 +103,9 @@ pub async fn spawn_app_tweaked(
                 shutdown,
             ));
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            ready.send(listener.local_addr().unwrap().port()).unwrap();
+            ready
+                .send((listener.local_addr().unwrap().port(), db.url.clone()))
+                .unwrap();
             let mut state = api::AppState::new(
                 store,
                 ingest::FileStore::new(std::env::temp_dir().join(testkit::unique_name("files"))),
@@ -117,12 +121,13 @@ pub async fn spawn_app_tweaked(
                 .unwrap();
         });
     });
-    let port = port.recv().unwrap();
+    let (port, db_url) = port.recv().unwrap();
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client: awc::Client::default(),
         admin_token: String::new(),
         admin_id: String::new(),
+        db_url,
         _stop: stop,
     }
 }

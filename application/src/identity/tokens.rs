@@ -125,18 +125,19 @@ impl AccessTokens {
 
     /// [`verify`](Self::verify), with the memo's expiry check at `now` (Unix seconds).
     fn verify_at(&self, token: &str, now: i64) -> Option<Claims> {
-        if let Some(claims) = self.verified.lock().ok()?.get(token) {
+        let memo = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(claims) = memo.get(token) {
             return (claims.exp + LEEWAY as i64 > now).then(|| claims.clone());
         }
+        drop(memo);
         let claims = decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()?
             .claims;
-        if let Ok(mut memo) = self.verified.lock() {
-            if memo.len() >= VERIFIED_CAPACITY {
-                memo.clear();
-            }
-            memo.insert(token.to_string(), claims.clone());
+        let mut memo = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if memo.len() >= VERIFIED_CAPACITY {
+            memo.clear();
         }
+        memo.insert(token.to_string(), claims.clone());
         Some(claims)
     }
 }
