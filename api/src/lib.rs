@@ -74,15 +74,15 @@ impl AppState {
         store: Arc<CommandStore>,
         files: ingest::FileStore,
         tokens: Arc<application::identity::AccessTokens>,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, prometheus::Error> {
+        Ok(Self {
             pool: store.pool().clone(),
             identity: Arc::new(application::Identity::new(store.clone(), tokens.clone())),
             gate: Arc::new(application::Gatekeeper::new(store.clone(), tokens)),
             jobs: application::jobs::Jobs::new(store.clone()),
             sources: application::sources::Sources::new(store.clone(), files.clone()),
             // The metric names are constants; `metrics::tests` checks they register.
-            metrics: Arc::new(metrics::Metrics::new().expect("metric names are valid and unique")),
+            metrics: Arc::new(metrics::Metrics::new()?),
             store,
             files,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
@@ -90,7 +90,7 @@ impl AppState {
             rate_limiter: None,
             cors_origins: Vec::new(),
             read_cache: Arc::new(read_cache::ReadCache::new()),
-        }
+        })
     }
 }
 

@@ -258,3 +258,35 @@ async fn the_document_and_the_docs_page_are_served_without_a_token() {
         Some("application/problem+json")
     );
 }
+
+/// Field rules that live in the domain are the document's too: names, descriptions, roles.
+#[test]
+fn field_rules_in_the_document_are_the_domains() {
+    let spec = spec_json();
+    let schemas = &spec["components"]["schemas"];
+    let project = &schemas["CreateProject"]["properties"];
+    assert_eq!(
+        project["name"]["maxLength"],
+        domain::validation::Name::MAX_CHARS
+    );
+    assert_eq!(
+        project["description"]["maxLength"],
+        domain::validation::Description::MAX_CHARS
+    );
+    let roles: Vec<&str> = domain::Role::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(
+        schemas["CreateUser"]["properties"]["role"]["enum"],
+        serde_json::json!(roles)
+    );
+    assert_eq!(
+        schemas["CreateUser"]["properties"]["password"]["minLength"],
+        application::identity::passwords::MIN_LEN
+    );
+    for body in ["JobBody", "CreateSource", "UpdateProject"] {
+        assert_eq!(
+            schemas[body]["properties"]["name"]["maxLength"],
+            domain::validation::Name::MAX_CHARS,
+            "{body}"
+        );
+    }
+}

@@ -4,9 +4,8 @@
 //! current role and status, kept here for at most [`PRINCIPAL_TTL`]), so a disabled user or a
 //! changed role takes effect within seconds, not when the token expires.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use commands::CommandStore;
 use domain::access::{decide, Decision, Need};
@@ -67,7 +66,8 @@ pub enum AccessError {
 pub struct Gatekeeper {
     store: Arc<CommandStore>,
     tokens: Arc<AccessTokens>,
-    principals: Mutex<HashMap<Uuid, (Caller, Instant)>>,
+    /// Callers by user id, kept [`PRINCIPAL_TTL`].
+    principals: moka::sync::Cache<Uuid, Caller>,
 }
 
 impl Gatekeeper {
@@ -75,7 +75,10 @@ impl Gatekeeper {
         Self {
             store,
             tokens,
-            principals: Mutex::new(HashMap::new()),
+            principals: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(PRINCIPAL_TTL)
+                .build(),
         }
     }
 
@@ -105,27 +108,17 @@ impl Gatekeeper {
             user_id: claims.sub,
             role,
         };
-        if let Ok(mut map) = self.principals.lock() {
-            if map.len() > 100_000 {
-                map.clear();
-            }
-            map.insert(caller.user_id, (caller, Instant::now()));
-        }
+        self.principals.insert(caller.user_id, caller);
         Ok(caller)
     }
 
     fn cached(&self, user_id: Uuid) -> Option<Caller> {
-        let map = self.principals.lock().ok()?;
-        map.get(&user_id)
-            .filter(|(_, at)| at.elapsed() < PRINCIPAL_TTL)
-            .map(|(caller, _)| *caller)
+        self.principals.get(&user_id)
     }
 
     /// Drops what is kept of a user (after their role or status changed).
     pub fn forget(&self, user_id: Uuid) {
-        if let Ok(mut map) = self.principals.lock() {
-            map.remove(&user_id);
-        }
+        self.principals.invalidate(&user_id);
     }
 
     /// Whether `caller` may do what `need`s, on the project `subject` belongs to.

@@ -459,7 +459,8 @@ fn start_api(
         .files_dir
         .clone()
         .unwrap_or_else(|| config.data_dir.join("files"));
-    let mut app_state = api::AppState::new(store, ingest::FileStore::new(files_dir), tokens);
+    let mut app_state = api::AppState::new(store, ingest::FileStore::new(files_dir), tokens)
+        .context("registering the API's metrics")?;
     app_state.max_upload_bytes = config.max_upload_bytes;
     app_state.request_timeout = std::time::Duration::from_secs(config.request_timeout.max(1));
     app_state.cors_origins = config

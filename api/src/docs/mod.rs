@@ -2,6 +2,7 @@
 //! The page's script and style are compiled into the binary, so it works offline, and its
 //! Content-Security-Policy lets it load nothing but them and the document.
 
+pub mod schemas;
 pub mod spec;
 
 use actix_web::http::header;

@@ -69,12 +69,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct JobBody {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = "\\S",
-        example = "Bank vs ledger"
-    )]
+    #[schema(schema_with = crate::docs::schemas::name)]
     name: String,
     left_source_id: Uuid,
     right_source_id: Uuid,

@@ -75,15 +75,10 @@ pub fn endpoints() -> Vec<Endpoint> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateProject {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = "\\S",
-        example = "Bank vs ledger"
-    )]
+    #[schema(schema_with = crate::docs::schemas::name)]
     name: String,
     #[serde(default)]
-    #[schema(max_length = 4000)]
+    #[schema(schema_with = crate::docs::schemas::description)]
     description: String,
     /// A three-letter ISO 4217 code.
     #[schema(pattern = "^[A-Za-z]{3}$", example = "EUR")]
@@ -93,15 +88,10 @@ struct CreateProject {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateProject {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = "\\S",
-        example = "Bank vs ledger"
-    )]
+    #[schema(schema_with = crate::docs::schemas::name)]
     name: String,
     #[serde(default)]
-    #[schema(max_length = 4000)]
+    #[schema(schema_with = crate::docs::schemas::description)]
     description: String,
 }
 

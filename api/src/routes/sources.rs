@@ -77,12 +77,7 @@ fn settings_from(value: &Value) -> Result<ImportSettings, Problem> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateSource {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = "\\S",
-        example = "Bank vs ledger"
-    )]
+    #[schema(schema_with = crate::docs::schemas::name)]
     name: String,
     #[schema(value_type = ImportSettings)]
     settings: Value,

@@ -64,10 +64,9 @@ pub fn endpoints() -> Vec<Endpoint> {
 struct CreateUser {
     #[schema(format = "email", example = "ana@example.com")]
     email: String,
-    #[schema(pattern = "^(admin|operator|viewer|auditor)$", example = "operator")]
+    #[schema(schema_with = crate::docs::schemas::role)]
     role: String,
-    /// 12 to 256 bytes.
-    #[schema(min_length = 12, max_length = 256)]
+    #[schema(schema_with = crate::docs::schemas::new_password)]
     password: String,
 }
 
@@ -119,7 +118,7 @@ async fn get(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResp
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleBody {
-    #[schema(pattern = "^(admin|operator|viewer|auditor)$", example = "viewer")]
+    #[schema(schema_with = crate::docs::schemas::role)]
     role: String,
 }
 
@@ -171,8 +170,7 @@ async fn disable(
 #[serde(deny_unknown_fields)]
 struct PasswordBody {
     current_password: String,
-    /// 12 to 256 bytes.
-    #[schema(min_length = 12, max_length = 256)]
+    #[schema(schema_with = crate::docs::schemas::new_password)]
     new_password: String,
 }
 

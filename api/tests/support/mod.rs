@@ -110,7 +110,8 @@ pub async fn spawn_app_tweaked(
                 store,
                 ingest::FileStore::new(std::env::temp_dir().join(testkit::unique_name("files"))),
                 tokens,
-            );
+            )
+            .unwrap();
             state.cors_origins = cors_origins;
             tweak(&mut state);
             state.rate_limiter =

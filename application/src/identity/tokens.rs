@@ -1,9 +1,6 @@
 //! Access tokens (JWT, HS256, 15 minutes) and refresh tokens (opaque random strings, stored
 //! only as their SHA-256).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
@@ -41,11 +38,11 @@ pub struct AccessTokens {
     /// Tokens already verified, with their claims: a client sends the same token with every
     /// request for 15 minutes, and checking it again is a pure function of it and the key.
     /// Only valid tokens are kept; expiry is checked on every use.
-    verified: Mutex<HashMap<String, Claims>>,
+    verified: moka::sync::Cache<String, Claims>,
 }
 
-/// Most verified tokens kept (then the memo starts over).
-const VERIFIED_CAPACITY: usize = 10_000;
+/// Most verified tokens kept (the least used go first).
+const VERIFIED_CAPACITY: u64 = 10_000;
 /// Seconds of clock skew allowed on `exp`, as in the validation.
 const LEEWAY: u64 = 5;
 
@@ -79,7 +76,15 @@ impl AccessTokens {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
-            verified: Mutex::new(HashMap::new()),
+            // A token lives at most ACCESS_TTL; nothing is kept longer.
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CAPACITY)
+                .time_to_live(
+                    ACCESS_TTL
+                        .to_std()
+                        .unwrap_or(std::time::Duration::from_secs(900)),
+                )
+                .build(),
         })
     }
 
@@ -125,19 +130,13 @@ impl AccessTokens {
 
     /// [`verify`](Self::verify), with the memo's expiry check at `now` (Unix seconds).
     fn verify_at(&self, token: &str, now: i64) -> Option<Claims> {
-        let memo = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(claims) = memo.get(token) {
-            return (claims.exp + LEEWAY as i64 > now).then(|| claims.clone());
+        if let Some(claims) = self.verified.get(token) {
+            return (claims.exp + LEEWAY as i64 > now).then_some(claims);
         }
-        drop(memo);
         let claims = decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()?
             .claims;
-        let mut memo = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-        if memo.len() >= VERIFIED_CAPACITY {
-            memo.clear();
-        }
-        memo.insert(token.to_string(), claims.clone());
+        self.verified.insert(token.to_string(), claims.clone());
         Some(claims)
     }
 }
