@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "job_revisions",
         sql: include_str!("../../migrations/0011_job_revisions.sql"),
     },
+    Migration {
+        version: 12,
+        name: "parked_events",
+        sql: include_str!("../../migrations/0012_parked_events.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Recon's migration lock.

@@ -19,6 +19,8 @@ pub struct Applied {
     pub applied: usize,
     /// Events already applied earlier (redelivery, replay): recognised and skipped.
     pub duplicates: usize,
+    /// Events that could not be applied and were parked (`crate::parking`).
+    pub parked: usize,
 }
 
 /// Applies `events` in one transaction. Each aggregate's events must come in sequence order;
@@ -64,22 +66,31 @@ pub async fn apply_batch(
         outcome.applied += 1;
     }
     if let Some(checkpoint) = store_checkpoint {
-        sqlx::query(
-            "INSERT INTO projection_store_checkpoints (projection, transaction_id, position)
-             VALUES ($1, $2::bigint::text::xid8, $3)
-             ON CONFLICT (projection) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position",
-        )
-        .bind(READ_MODELS)
-        .bind(checkpoint.transaction_id)
-        .bind(checkpoint.position)
-        .execute(&mut *tx)
-        .await?;
+        record_store_checkpoint(&mut tx, checkpoint).await?;
     }
     if outcome.applied > 0 {
         crate::changes::announce(&mut tx).await?;
     }
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// How far the embedded follower has read the store.
+pub(crate) async fn record_store_checkpoint(
+    tx: &mut PgConnection,
+    checkpoint: StoreCheckpoint,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO projection_store_checkpoints (projection, transaction_id, position)
+         VALUES ($1, $2::bigint::text::xid8, $3)
+         ON CONFLICT (projection) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position",
+    )
+    .bind(READ_MODELS)
+    .bind(checkpoint.transaction_id)
+    .bind(checkpoint.position)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// The aggregate's applied sequence, row-locked until commit so two projector processes that

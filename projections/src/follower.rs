@@ -10,12 +10,13 @@ use commands::StoreCheckpoint;
 use sqlx::PgPool;
 use tokio::sync::{watch, Notify};
 
-use crate::apply::apply_batch;
+use crate::parking::{apply_or_park, OnFailure};
 use crate::{ProjectionError, READ_MODELS};
 
 pub struct FollowerConfig {
     pub batch_size: i64,
     pub idle_poll: Duration,
+    pub on_failure: OnFailure,
 }
 
 impl Default for FollowerConfig {
@@ -23,6 +24,7 @@ impl Default for FollowerConfig {
         Self {
             batch_size: 1000,
             idle_poll: Duration::from_millis(250),
+            on_failure: OnFailure::Park,
         }
     }
 }
@@ -44,8 +46,18 @@ pub async fn store_checkpoint(pool: &PgPool) -> Result<StoreCheckpoint, sqlx::Er
     )
 }
 
-/// Applies everything committed so far; returns the number of events applied.
+/// Applies everything committed so far, parking events that cannot be applied; returns the
+/// number of events applied.
 pub async fn catch_up(pool: &PgPool, batch_size: i64) -> Result<usize, ProjectionError> {
+    catch_up_with(pool, batch_size, OnFailure::Park).await
+}
+
+/// [`catch_up`], with what to do about an event that cannot be applied.
+pub async fn catch_up_with(
+    pool: &PgPool,
+    batch_size: i64,
+    on_failure: OnFailure,
+) -> Result<usize, ProjectionError> {
     let mut total = 0;
     let mut checkpoint = store_checkpoint(pool).await?;
     loop {
@@ -54,7 +66,9 @@ pub async fn catch_up(pool: &PgPool, batch_size: i64) -> Result<usize, Projectio
             return Ok(total);
         };
         checkpoint = last.checkpoint();
-        total += apply_batch(pool, &batch, Some(checkpoint)).await?.applied;
+        total += apply_or_park(pool, &batch, Some(checkpoint), on_failure)
+            .await?
+            .applied;
     }
 }
 
@@ -69,7 +83,7 @@ pub async fn run(
     let mut waiter = CommitWaiter::new(&pool).await;
     tracing::info!("embedded projector following the event store");
     while !*shutdown.borrow() {
-        match catch_up(&pool, config.batch_size).await {
+        match catch_up_with(&pool, config.batch_size, config.on_failure).await {
             Ok(n) if n > 0 => tracing::debug!(applied = n, "projected"),
             Ok(_) => {}
             Err(e) => {

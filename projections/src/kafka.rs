@@ -13,7 +13,6 @@ use rdkafka::{Offset, TopicPartitionList};
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use crate::apply::apply_batch;
 use crate::ProjectionError;
 
 #[derive(Debug, Clone)]
@@ -24,6 +23,8 @@ pub struct KafkaProjectorConfig {
     pub batch_max: usize,
     /// How long to keep filling a batch after its first message.
     pub batch_linger: Duration,
+    /// What to do with an event that cannot be applied.
+    pub on_failure: crate::parking::OnFailure,
 }
 
 pub fn consumer(config: &KafkaProjectorConfig) -> Result<StreamConsumer, ProjectionError> {
@@ -135,11 +136,12 @@ pub async fn run(
             }
         }
         let events: Vec<StoredEvent> = batch.iter().filter_map(|r| r.event.clone()).collect();
-        // Retried until it applies: skipping an event would corrupt the read models. A batch
-        // that keeps failing shows as lag and in the log.
+        // Retried until it applies; an event that cannot be applied is parked (or, with
+        // `OnFailure::Stop`, stops the projector here). A batch that keeps failing shows as lag
+        // and in the log.
         let mut attempt = 0u32;
         loop {
-            match apply_batch(&pool, &events, None).await {
+            match crate::parking::apply_or_park(&pool, &events, None, config.on_failure).await {
                 Ok(outcome) => {
                     tracing::debug!(
                         applied = outcome.applied,

@@ -6,11 +6,13 @@
 //! - [`kafka`]: the scaled-out projector, a Kafka consumer group.
 //! - [`queries`]: what the API reads (projects, jobs, dashboard, lag).
 //! - [`changes`]: the notification that the read models changed (for readers' caches).
+//! - [`parking`]: events that cannot be applied are parked, and the rest goes on.
 
 pub mod apply;
 pub mod changes;
 pub mod follower;
 pub mod kafka;
+pub mod parking;
 pub mod queries;
 pub mod results;
 pub mod users;

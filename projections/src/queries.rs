@@ -269,8 +269,10 @@ pub struct ProjectionStatus {
     pub events_applied: i64,
     /// Events committed to the store that the read models have not applied yet.
     pub lag: i64,
-    /// How old the oldest of them is (0 when none).
+    /// How old the oldest of them is (0 when none; approximate, see `oldest_unapplied.sql`).
     pub lag_seconds: f64,
+    /// Events that could not be applied and were parked (`projection_parked_events`).
+    pub parked_events: i64,
 }
 
 /// How far behind the store the read models are. Each aggregate's sequence starts at 1 with no
@@ -301,6 +303,7 @@ pub async fn projection_status(pool: &PgPool) -> Result<ProjectionStatus, sqlx::
         events_applied: applied,
         lag,
         lag_seconds,
+        parked_events: crate::parking::parked_count(pool).await?,
     })
 }
 

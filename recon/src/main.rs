@@ -185,6 +185,15 @@ struct Config {
         global = true
     )]
     request_timeout: u64,
+    /// What a projector does with an event it cannot apply: `park` it (recorded in
+    /// projection_parked_events; the rest goes on) or `stop` there until it is fixed.
+    #[arg(
+        long,
+        env = "RECON_PROJECTION_FAILURES",
+        default_value = "park",
+        global = true
+    )]
+    projection_failures: String,
 }
 
 /// The configured request limits (None when `RECON_RATE_LIMIT=off`).
@@ -534,6 +543,14 @@ fn start_projector(
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<Result<()>> {
     let pool = db.pool.clone();
+    let on_failure = match projections::parking::OnFailure::parse(&config.projection_failures) {
+        Ok(on_failure) => on_failure,
+        Err(e) => {
+            return tokio::spawn(
+                async move { Err(anyhow::anyhow!("RECON_PROJECTION_FAILURES {e}")) },
+            )
+        }
+    };
     match &config.kafka_brokers {
         Some(brokers) => {
             let kafka = KafkaProjectorConfig {
@@ -542,6 +559,7 @@ fn start_projector(
                 group_id: config.consumer_group.clone(),
                 batch_max: 500,
                 batch_linger: Duration::from_millis(20),
+                on_failure,
             };
             tokio::spawn(async move {
                 projections::kafka::run(pool, kafka, shutdown)
@@ -552,8 +570,11 @@ fn start_projector(
         None => {
             let commits = store.commit_signal();
             tokio::spawn(async move {
-                projections::follower::run(pool, commits, FollowerConfig::default(), shutdown)
-                    .await;
+                let follower = FollowerConfig {
+                    on_failure,
+                    ..FollowerConfig::default()
+                };
+                projections::follower::run(pool, commits, follower, shutdown).await;
                 Ok(())
             })
         }

@@ -214,6 +214,9 @@ pub async fn render(m: &Metrics, pool: &sqlx::PgPool) -> HttpResponse {
                 .with_label_values(&["lag_events"])
                 .set(status.lag);
             m.projection_lag_seconds.set(status.lag_seconds);
+            m.projection
+                .with_label_values(&["parked_events"])
+                .set(status.parked_events);
         }
         Err(e) => tracing::debug!(error = %e, "projection status unavailable for /metrics"),
     }
