@@ -278,6 +278,7 @@ impl Consistency {
             position,
             Duration::from_millis(timeout_ms),
             state.read_cache.changes(),
+            projections::queries::WAIT_FALLBACK,
         )
         .await?;
         match waited.applied {

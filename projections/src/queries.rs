@@ -336,12 +336,13 @@ pub const WAIT_FALLBACK: Duration = Duration::from_millis(250);
 
 /// Waits up to `timeout` for [`has_applied`], checking again whenever `changes` moves (a
 /// counter of the projectors' change notifications, `crate::changes`) and at least every
-/// [`WAIT_FALLBACK`], not in a polling loop.
+/// `fallback` (the API uses [`WAIT_FALLBACK`]), not in a polling loop.
 pub async fn wait_until_applied(
     pool: &PgPool,
     position: i64,
     timeout: Duration,
     mut changes: tokio::sync::watch::Receiver<u64>,
+    fallback: Duration,
 ) -> Result<Waited, sqlx::Error> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut checks = 0;
@@ -351,7 +352,7 @@ pub async fn wait_until_applied(
         checks += 1;
         match has_applied(pool, position).await? {
             Some(false) if tokio::time::Instant::now() < deadline => {
-                let nap = WAIT_FALLBACK.min(deadline - tokio::time::Instant::now());
+                let nap = fallback.min(deadline - tokio::time::Instant::now());
                 // A closed channel (no listener) leaves the fallback.
                 if tokio::time::timeout(nap, changes.changed())
                     .await
