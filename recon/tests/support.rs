@@ -149,8 +149,6 @@ pub fn meta() -> CommandMetadata {
     CommandMetadata::system("e2e")
 }
 
-/// One unit of work: a project with a job that is started, and every third job cancelled.
-/// Produces 3 or 4 events.
 /// A project with two data sources of `records` generated records each (written straight into
 /// the record store) and a 1:1 job between them, not started. Returns the job's id.
 pub async fn seed_job(store: &CommandStore, pool: &PgPool, records: i64) -> Uuid {
@@ -225,6 +223,8 @@ pub async fn seed_job(store: &CommandStore, pool: &PgPool, records: i64) -> Uuid
     job
 }
 
+/// One unit of work: a project with a job that is started, and every third job cancelled.
+/// Produces 3 or 4 events.
 pub async fn write_project_with_job(store: &CommandStore, i: usize) {
     let project = Uuid::now_v7();
     store

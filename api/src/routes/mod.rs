@@ -68,16 +68,26 @@ pub fn command_answer(mut builder: HttpResponseBuilder, committed: Committed) ->
 }
 
 pub fn etag(version: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+    HeaderValue::from_str(&version_tag(version)).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
-/// A query answer, with the read-your-writes outcome in `Recon-Consistency`.
-pub fn query_answer<T: Serialize>(freshness: Freshness, body: &T) -> HttpResponse {
+/// The ETag of a version: `"3"`.
+fn version_tag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// A 200 with the read-your-writes outcome in `Recon-Consistency`.
+fn answered(freshness: Freshness) -> HttpResponseBuilder {
     let mut builder = HttpResponse::Ok();
     if let Some(value) = freshness.header_value() {
         builder.insert_header(("Recon-Consistency", value));
     }
-    builder.json(body)
+    builder
+}
+
+/// A query answer, with the read-your-writes outcome in `Recon-Consistency`.
+pub fn query_answer<T: Serialize>(freshness: Freshness, body: &T) -> HttpResponse {
+    answered(freshness).json(body)
 }
 
 /// A hot read, through the read cache (`crate::read_cache`): `load` runs on a miss, and its
@@ -114,7 +124,7 @@ where
     let (value, version) = load().await?;
     let body = web::Bytes::from(serde_json::to_vec(&value).map_err(Problem::internal)?);
     let tag = match version {
-        Some(v) => format!("\"{v}\""),
+        Some(v) => version_tag(v),
         None => digest_etag(&body),
     };
     // A timed-out wait read what the read models had: keep nothing of it.
@@ -134,13 +144,10 @@ fn digest_etag(body: &[u8]) -> String {
 }
 
 fn json_answer(freshness: Freshness, body: web::Bytes, tag: &str) -> HttpResponse {
-    let mut builder = HttpResponse::Ok();
+    let mut builder = answered(freshness);
     builder.content_type("application/json");
     if let Ok(value) = HeaderValue::from_str(tag) {
         builder.insert_header((header::ETAG, value));
-    }
-    if let Some(value) = freshness.header_value() {
-        builder.insert_header(("Recon-Consistency", value));
     }
     builder.body(body)
 }
