@@ -36,16 +36,21 @@ async fn project(store: &CommandStore) -> i64 {
     committed.position.unwrap()
 }
 
-/// Projects after `delay`, repeating until something is applied; returns when it was.
+/// Projects after `delay`, repeating until something is applied; returns when the attempt
+/// that applied it began (set before each attempt: the wait can end, woken by the commit,
+/// before the attempt returns).
 fn project_later(pool: sqlx::PgPool, delay: Duration) -> Arc<Mutex<Option<Instant>>> {
     let applied_at = Arc::new(Mutex::new(None));
     let mark = applied_at.clone();
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
-        while projections::follower::catch_up(&pool, 1000).await.unwrap() == 0 {
+        loop {
+            *mark.lock().unwrap() = Some(Instant::now());
+            if projections::follower::catch_up(&pool, 1000).await.unwrap() > 0 {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        *mark.lock().unwrap() = Some(Instant::now());
     });
     applied_at
 }
